@@ -1,0 +1,3 @@
+from driftloop.entrypoints.cli import main
+
+main()

@@ -1,0 +1,7 @@
+"""SQL store: tables, exact column types, engine and migrations, repositories, unit of work."""
+
+from driftloop.adapters.db.engine import make_engine, migrate
+from driftloop.adapters.db.repositories import SqlRunRepository, SqlTradeRepository
+from driftloop.adapters.db.uow import SqlUnitOfWork
+
+__all__ = ["SqlRunRepository", "SqlTradeRepository", "SqlUnitOfWork", "make_engine", "migrate"]

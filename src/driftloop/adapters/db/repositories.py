@@ -1,0 +1,139 @@
+"""SQL repositories for trades and replay runs (they never commit: the unit of work does)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, select, tuple_
+
+from driftloop.adapters.db import mapping
+from driftloop.adapters.db.reading import load_trades
+from driftloop.adapters.db.sql import Row, chunks, distinct, insert_ignore, upsert
+from driftloop.adapters.db.tables import (
+    accounts,
+    ai_learning_data,
+    analyses,
+    fills,
+    funding_payments,
+    replay_runs,
+    trade_orders,
+)
+from driftloop.adapters.db.tables import trades as trades_table
+from driftloop.domain.trade import AccountRef, Trade
+from driftloop.services.ports import ReplayRun
+
+
+class SqlTradeRepository:
+    """Trades with their account, analysis, orders, fills, funding and learning record.
+
+    Writes are idempotent: accounts and analyses are get-or-create by natural key,
+    fills and funding payments are inserted once (duplicates on the venue's
+    identity are ignored), trades, orders and learning rows are upserted and only
+    rewritten when a value changed (`updated_at` moves only then).
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def save(self, trade: Trade, recorded_at: datetime) -> None:
+        """Insert or update one trade and everything it carries."""
+        self.save_many([trade], recorded_at)
+
+    def save_many(self, trades: Iterable[Trade], recorded_at: datetime) -> None:
+        """Insert or update many trades with batched (executemany) statements.
+
+        Raises `mapping.InconsistentTradeError` when a trade's side, size or entry
+        price contradicts its outcome.
+        """
+        batch = list(trades)
+        if not batch:
+            return
+        account_ids = self.ensure_accounts([t.account for t in batch], recorded_at)
+        for part in chunks(batch):
+            self._save_chunk(part, account_ids, recorded_at)
+
+    def ensure_accounts(self, refs: Iterable[AccountRef], created_at: datetime) -> dict[AccountRef, str]:
+        """Get-or-create the accounts of `refs`; returns each one's row id."""
+        unique = distinct(refs)
+        insert_ignore(self.connection, accounts, [mapping.account_row(ref, created_at) for ref in unique])
+        ids: dict[AccountRef, str] = {}
+        for part in chunks(unique, 500):
+            natural = tuple_(accounts.c.user_id, accounts.c.venue, accounts.c.sub_account)
+            query = select(accounts.c.id, accounts.c.user_id, accounts.c.venue, accounts.c.sub_account).where(
+                natural.in_([(r.user_id, r.venue, r.sub_account) for r in part])
+            )
+            for row in self.connection.execute(query):
+                ids[AccountRef(row.user_id, row.venue, row.sub_account)] = row.id
+        return ids
+
+    def _save_chunk(self, part: Sequence[Trade], account_ids: dict[AccountRef, str], at: datetime) -> None:
+        trade_rows: list[Row] = []
+        analysis_rows: list[Row] = []
+        order_rows: list[Row] = []
+        fill_rows: list[Row] = []
+        funding_rows: list[Row] = []
+        learning_rows: list[Row] = []
+        unlearned: list[str] = []
+        for trade in part:
+            account_id = account_ids[trade.account]
+            analysis_rows.append(mapping.analysis_row(trade, at))
+            trade_rows.append(mapping.trade_row(trade, account_id, at))
+            order_rows.extend(mapping.order_rows(trade))
+            fill_rows.extend(mapping.fill_rows(trade, account_id, at))
+            funding_rows.extend(mapping.funding_rows(trade))
+            learning = mapping.learning_row(trade, at)
+            if learning is None:
+                unlearned.append(trade.id)
+            else:
+                learning_rows.append(learning)
+        conn = self.connection
+        insert_ignore(conn, analyses, analysis_rows)
+        upsert(conn, trades_table, trade_rows, ["id"], keep=["recorded_at"], touch="updated_at")
+        upsert(conn, trade_orders, order_rows, ["trade_id", "leg"])
+        insert_ignore(conn, fills, fill_rows)
+        insert_ignore(conn, funding_payments, funding_rows)
+        upsert(
+            conn,
+            ai_learning_data,
+            learning_rows,
+            ["trade_id"],
+            keep=["id", "recorded_at"],
+            keep_if_null=["calibrated_probability", "calibrated_brier"],
+            touch="updated_at",
+        )
+        if unlearned:
+            conn.execute(delete(ai_learning_data).where(ai_learning_data.c.trade_id.in_(unlearned)))
+
+    def get(self, trade_id: str) -> Trade | None:
+        """The whole trade, or None."""
+        found = load_trades(self.connection, trades_table.c.id == trade_id)
+        return found[0] if found else None
+
+    def list_for_run(self, run_id: str) -> list[Trade]:
+        """Every trade of a replay run ('' = live trading), by analysis time."""
+        return load_trades(self.connection, trades_table.c.run_id == run_id)
+
+
+class SqlRunRepository:
+    """Replay runs: parameters and summary, keyed by the deterministic run id."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def save(self, run: ReplayRun) -> None:
+        """Insert the run, or update its parameters and summary (its `created_at` stays the first one)."""
+        row = {
+            "id": run.id,
+            "created_at": run.created_at,
+            "parameters": run.parameters,
+            "summary": run.summary,
+        }
+        upsert(self.connection, replay_runs, [row], ["id"], keep=["created_at"])
+
+    def get(self, run_id: str) -> ReplayRun | None:
+        """The run, or None."""
+        row = self.connection.execute(select(replay_runs).where(replay_runs.c.id == run_id)).first()
+        if row is None:
+            return None
+        return ReplayRun(id=row.id, created_at=row.created_at, parameters=row.parameters, summary=row.summary)

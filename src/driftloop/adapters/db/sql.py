@@ -1,0 +1,78 @@
+"""Dialect-aware bulk statements: insert-or-ignore and change-only upserts (SQLite, PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Connection, Table, func, or_
+from sqlalchemy.dialects import postgresql, sqlite
+
+Row = dict[str, Any]
+T = TypeVar("T")
+
+CHUNK = 2_000  # rows per statement batch; keeps IN lists and memory bounded
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """`items` in consecutive slices of at most `size`."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _insert(connection: Connection, table: Table) -> Any:
+    name = connection.dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"the driftloop store supports SQLite and PostgreSQL, not {name}")
+
+
+def insert_ignore(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert `rows` (executemany), skipping any that conflict with an existing unique key."""
+    if rows:
+        connection.execute(_insert(connection, table).on_conflict_do_nothing(), list(rows))
+
+
+def upsert(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    key: Sequence[str],
+    *,
+    keep: Collection[str] = (),
+    keep_if_null: Collection[str] = (),
+    touch: str | None = None,
+) -> None:
+    """Insert `rows`, or update the existing row with the same `key` only when a value differs.
+
+    `keep` columns are written on insert only (e.g. `recorded_at`); `keep_if_null`
+    columns keep the stored value when the new one is NULL; `touch` (e.g.
+    `updated_at`) takes the new value only when something else changed, so an
+    identical save leaves the row untouched.
+    """
+    if not rows:
+        return
+    stmt = _insert(connection, table)
+    excluded = stmt.excluded
+    skip = set(key) | set(keep) | ({touch} if touch else set())
+    new_values: dict[str, ColumnElement[Any]] = {}
+    for column in table.c:
+        if column.name in skip:
+            continue
+        value: ColumnElement[Any] = excluded[column.name]
+        if column.name in keep_if_null:
+            value = func.coalesce(value, column, type_=column.type)
+        new_values[column.name] = value
+    changed = or_(*(table.c[name].is_distinct_from(value) for name, value in new_values.items()))
+    set_: dict[str, Any] = dict(new_values)
+    if touch:
+        set_[touch] = excluded[touch]
+    stmt = stmt.on_conflict_do_update(index_elements=list(key), set_=set_, where=changed)
+    connection.execute(stmt, list(rows))
+
+
+def distinct(values: Iterable[T]) -> list[T]:
+    """`values` without repeats, first occurrence order."""
+    return list(dict.fromkeys(values))

@@ -1,0 +1,164 @@
+"""Column types that keep money exact and time aware on every backend.
+
+* `ExactDecimal`: `NUMERIC(38, 18)` on PostgreSQL; TEXT on SQLite, whose NUMERIC
+  affinity would turn values into binary floats. Values are quantized to 18
+  decimal places on the way in and come back as `Decimal` without trailing zeros.
+* `UTCDateTime`: aware datetimes only; stored as UTC, returned as aware UTC.
+* `JSONDocument`: JSON (JSONB on PostgreSQL) that round-trips `Decimal` and
+  `datetime` values exactly, as tagged objects `{"$decimal": "1.5"}` and
+  `{"$datetime": "2024-01-01T00:00:00+00:00"}`; floats, ints and strings stay native.
+"""
+
+from __future__ import annotations
+
+import decimal
+import numbers
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Dialect, Numeric, String
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+SCALE = 18
+PRECISION = 38
+_QUANTUM = Decimal(1).scaleb(-SCALE)
+_ZERO = Decimal(0).quantize(_QUANTUM)
+_CONTEXT = decimal.Context(prec=PRECISION, rounding=decimal.ROUND_HALF_EVEN, traps=[decimal.InvalidOperation])
+_DECIMAL_TAG = "$decimal"
+_DATETIME_TAG = "$datetime"
+
+
+def quantize(value: Decimal) -> Decimal:
+    """`value` as stored: rounded half-even to 18 decimal places.
+
+    Raises `ValueError` for NaN/infinity and for values that do not fit
+    `NUMERIC(38, 18)` (|value| ≥ 10^20), on every backend alike.
+    """
+    if value.is_nan():
+        raise ValueError("cannot store a NaN decimal")
+    try:
+        stored = value.quantize(_QUANTUM, context=_CONTEXT)  # raises for ±inf and huge values
+    except decimal.InvalidOperation:
+        stored = None
+    if stored is None or stored.adjusted() >= PRECISION - SCALE:
+        raise ValueError(f"decimal {value} does not fit NUMERIC({PRECISION}, {SCALE})")
+    return _ZERO if stored.is_zero() else stored  # no negative zero
+
+
+def stored_decimal(value: Decimal) -> Decimal:
+    """`value` exactly as it reads back from the database (quantized, trailing zeros removed)."""
+    return _strip(format(quantize(value), "f"))
+
+
+def _strip(text: str) -> Decimal:
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if text in ("", "-", "-0"):
+        text = "0"
+    return Decimal(text)
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """An exact decimal column: NUMERIC(38, 18) on PostgreSQL, TEXT on SQLite."""
+
+    impl = Numeric(PRECISION, SCALE, asdecimal=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String())
+        return dialect.type_descriptor(Numeric(PRECISION, SCALE, asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            if isinstance(value, float):
+                raise TypeError(f"refusing to store float {value!r} in an exact decimal column")
+            value = Decimal(value)
+        stored = quantize(value)
+        return format(stored, "f") if dialect.name == "sqlite" else stored
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return _strip(value if isinstance(value, str) else format(value, "f"))
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware-UTC timestamps: naive datetimes are refused, results are aware UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: aware UTC datetimes only")
+        utc = value.astimezone(UTC)
+        # SQLite keeps no offset: store naive UTC text (sortable), re-attach UTC on the way out.
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def encode_json(value: Any) -> Any:
+    """A JSON-ready copy of `value`: Decimals and datetimes become tagged objects."""
+    if value is None or isinstance(value, str | bool):
+        return value
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"cannot store non-finite decimal {value} in JSON")
+        return {_DECIMAL_TAG: str(value)}
+    if isinstance(value, datetime):
+        return {_DATETIME_TAG: value.isoformat()}
+    if isinstance(value, dict):
+        return {str(key): encode_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [encode_json(item) for item in value]
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a JSON column")
+
+
+def decode_json(value: Any) -> Any:
+    """Inverse of `encode_json`."""
+    if isinstance(value, dict):
+        if len(value) == 1:
+            ((key, item),) = value.items()
+            if key == _DECIMAL_TAG and isinstance(item, str):
+                return Decimal(item)
+            if key == _DATETIME_TAG and isinstance(item, str):
+                return datetime.fromisoformat(item)
+        return {key: decode_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [decode_json(item) for item in value]
+    return value
+
+
+class JSONDocument(TypeDecorator[Any]):
+    """JSON on SQLite, JSONB on PostgreSQL; Decimals and datetimes survive exactly."""
+
+    impl = JSON()
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else encode_json(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else decode_json(value)

@@ -1,0 +1,202 @@
+"""The `driftloop` command line (thin: parse, call a service, print)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from driftloop.adapters.marketdata.csv_files import funding_for, read_candles, read_funding
+from driftloop.adapters.marketdata.series import CandleSeries
+from driftloop.adapters.marketdata.signals import read_signals
+from driftloop.adapters.venues.paper.engine import PaperParams, ReplayEngine
+from driftloop.domain.errors import DriftloopError, InputError
+from driftloop.domain.model import Analysis
+from driftloop.entrypoints.presenters import write_report_json
+from driftloop.entrypoints.tables import print_summary, print_trades
+from driftloop.services.replay import ReplayReport, file_digest, replay, run_id_for
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="driftloop: AI trade analyses → exact outcomes."
+)
+out = Console() if sys.stdout.isatty() else Console(width=150)
+err = Console(stderr=True, soft_wrap=True)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Map errors to messages and exit codes once: bad input 2, other failures 1, never a traceback."""
+    try:
+        yield
+    except InputError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    except DriftloopError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        name = type(exc).__name__
+        if name.endswith(("OperationalError", "ArgumentError")) or "sqlalchemy" in type(exc).__module__:
+            err.print(f"[red]error:[/red] database: {str(exc).splitlines()[0][:300]}", highlight=False)
+        else:
+            err.print(f"[red]error:[/red] internal error ({name}); nothing was written", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def decimal_option(name: str, text: str, low: Decimal, high: Decimal) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise InputError(f"not a number: {text!r}", field=name) from None
+    if not value.is_finite() or not low <= value <= high:
+        raise InputError(f"must be between {low} and {high}, got {text}", field=name)
+    return value
+
+
+def _params(fee: str, slippage: str, breakeven: str, maintenance: str) -> PaperParams:
+    return PaperParams(
+        taker_fee_bps=decimal_option("--taker-fee-bps", fee, Decimal(0), Decimal(1000)),
+        slippage_bps=decimal_option("--slippage-bps", slippage, Decimal(0), Decimal(1000)),
+        breakeven_pct=decimal_option("--breakeven-pct", breakeven, Decimal(0), Decimal(100)),
+        maintenance_margin_ratio=decimal_option(
+            "--maintenance-margin", maintenance, Decimal("0.0001"), Decimal("0.99")
+        ),
+    )
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror or exc}", source=str(path)) from None
+
+
+def _run_replay(
+    analyses: Sequence[Analysis],
+    series: CandleSeries,
+    funding: list[tuple[int, Decimal]],
+    params: PaperParams,
+    run_id: str,
+    parameters: dict[str, Any],
+    db: str | None,
+) -> ReplayReport:
+    from driftloop.bootstrap import bootstrap  # deferred: the database is only touched after validation
+
+    container = bootstrap(database_url=db)
+    engine = ReplayEngine(series, params, funding, run_id=run_id)
+    with Progress(
+        TextColumn("[bold]replay"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("replay", total=len(analyses))
+        advance: Callable[[int], None] = lambda n: bar.advance(task, n)  # noqa: E731
+        return replay(analyses, engine, container.uow(), container.clock, run_id, parameters, advance)
+
+
+FeeOpt = Annotated[str, typer.Option("--taker-fee-bps", help="Taker fee per fill, bps of notional.")]
+SlipOpt = Annotated[str, typer.Option("--slippage-bps", help="Slippage against the trader, bps.")]
+BandOpt = Annotated[str, typer.Option("--breakeven-pct", help="|pnlPercent| ≤ this is BREAKEVEN.")]
+MmrOpt = Annotated[
+    str, typer.Option("--maintenance-margin", help="Maintenance margin ratio for liquidation.")
+]
+DbOpt = Annotated[
+    str | None, typer.Option("--db", help="Database URL (default DRIFTLOOP_DATABASE_URL or sqlite).")
+]
+JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write every trade and the summary as JSON.")]
+
+
+@app.command("replay")
+def replay_command(
+    candles: Annotated[Path, typer.Option("--candles", help="Candles CSV (.csv or .csv.gz).")],
+    signals: Annotated[Path, typer.Option("--signals", help="Analyses, one JSON object per line.")],
+    funding: Annotated[
+        Path | None, typer.Option("--funding", help="Funding CSV: timestamp,funding_rate.")
+    ] = None,
+    db: DbOpt = None,
+    taker_fee_bps: FeeOpt = "10",
+    slippage_bps: SlipOpt = "0",
+    breakeven_pct: BandOpt = "0.05",
+    maintenance_margin: MmrOpt = "0.03",
+    symbol: Annotated[
+        str | None, typer.Option("--symbol", help="Market of the candles, e.g. SOL-PERP.")
+    ] = None,
+    json_out: JsonOpt = None,
+) -> None:
+    """Replay analyses against the paper venue over candles, store every trade, print a summary."""
+    with user_errors():
+        params = _params(taker_fee_bps, slippage_bps, breakeven_pct, maintenance_margin)
+        started = time.perf_counter()
+        series = read_candles(candles, symbol=symbol.upper() if symbol else None)
+        analyses = read_signals(signals)
+        funding_series = read_funding(funding) if funding else None
+        digests = [file_digest(_read_bytes(p)) for p in (candles, signals, *([funding] if funding else []))]
+        parameters = {
+            "takerFeeBps": str(params.taker_fee_bps),
+            "slippageBps": str(params.slippage_bps),
+            "breakevenPct": str(params.breakeven_pct),
+            "maintenanceMarginRatio": str(params.maintenance_margin_ratio),
+            "symbol": series.symbol,
+        }
+        run_id = run_id_for(digests, parameters)
+        base = series.symbol.split("-")[0] if series.symbol else (analyses[0].base_asset if analyses else "")
+        report = _run_replay(
+            analyses, series, funding_for(funding_series, base), params, run_id, parameters, db
+        )
+        elapsed = time.perf_counter() - started
+        if json_out:
+            write_report_json(json_out, report)
+        print_trades(out, report.trades, limit=20)
+        print_summary(out, report.summary, title=f"replay {report.run_id}")
+        out.print(f"{len(series):,} candles, {len(analyses):,} analyses in {elapsed:.2f} s", highlight=False)
+
+
+@app.command("demo")
+def demo_command(
+    candles: Annotated[
+        Path | None, typer.Option("--candles", help="Real candles instead of synthetic.")
+    ] = None,
+    db: DbOpt = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic market.")] = 7,
+    bars: Annotated[
+        int, typer.Option("--bars", min=200, max=2_000_000, help="Synthetic bars (5 min).")
+    ] = 20_000,
+    json_out: JsonOpt = None,
+) -> None:
+    """The whole loop on the embedded default: synthetic SOL-PERP market → analyst → paper venue → SQLite."""
+    from driftloop.entrypoints.demo import run_demo
+
+    with user_errors():
+        run_demo(out, err, candles=candles, db=db, seed=seed, bars=bars, json_out=json_out)
+
+
+@app.command("migrate")
+def migrate_command(db: DbOpt = None) -> None:
+    """Create or upgrade the database schema (Alembic head)."""
+    with user_errors():
+        from driftloop.bootstrap import bootstrap
+
+        container = bootstrap(database_url=db)
+        out.print(f"database at head: {container.engine.url.render_as_string(hide_password=True)}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
