@@ -26,10 +26,11 @@ from typing import Any
 
 import pytest
 
+from datadir import SHARED_DATA as DATA
+from datadir import SKIP_REASON
 from reference_impl import NUMERIC_FIELDS, parse_time, reference_replay, reference_summary
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 SOL_5M = DATA / "SOL_USDT_PERP_binance_5m.csv.gz"
 FUNDING = DATA / "FUNDING_binance_usdm_SOL_BTC_ETH_8h.csv.gz"
 SLICE_START, SLICE_END = "2025-03-01", "2025-06-01"  # ~26.5k bars of 5m
@@ -38,7 +39,7 @@ N_ANALYSES = 300
 
 requires_data = pytest.mark.skipif(
     not (SOL_5M.exists() and FUNDING.exists()),
-    reason=f"real market data not found at {DATA} (shared data folder absent on this machine)",
+    reason=SKIP_REASON,
 )
 
 REL_TOL = Decimal("1e-6")

@@ -1,0 +1,58 @@
+"""`driftloop demo` end to end: synthetic market by default, real candles with --candles."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from datadir import SKIP_REASON, data_file, has_data
+from driftloop.entrypoints.cli import app
+
+
+def counts(db: Path) -> tuple[int, int, int]:
+    with sqlite3.connect(db) as conn:
+        return tuple(  # type: ignore[return-value]
+            int(conn.execute(f"select count(*) from {table}").fetchone()[0])
+            for table in ("trades", "fills", "ai_learning_data")
+        )
+
+
+def test_demo_runs_the_loop_into_sqlite_and_is_idempotent(tmp_path: Path) -> None:
+    db, out = tmp_path / "demo.db", tmp_path / "demo.json"
+    args = ["demo", "--bars", "4000", "--db", f"sqlite:///{db}", "--json", str(out)]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "synthetic" in first.output and "winRate" in first.output
+    trades = json.loads(out.read_text())["trades"]
+    assert trades, "the analyst should have produced trades"
+    closed = [t for t in trades if t["status"] == "CLOSED"]
+    assert closed and all(t["pnlUsd"] is not None and t["exitReason"] for t in closed)
+    before = counts(db)
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert counts(db) == before
+
+
+@pytest.mark.skipif(not has_data("SOL_USDT_PERP_binance_1h_2023-12_2024-12.csv.gz"), reason=SKIP_REASON)
+def test_demo_on_real_hourly_candles(tmp_path: Path) -> None:
+    candles = data_file("SOL_USDT_PERP_binance_1h_2023-12_2024-12.csv.gz")
+    db, out = tmp_path / "real.db", tmp_path / "real.json"
+    result = CliRunner().invoke(
+        app, ["demo", "--candles", str(candles), "--db", f"sqlite:///{db}", "--json", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    trades = json.loads(out.read_text())["trades"]
+    assert {t["symbol"] for t in trades} == {"SOL-PERP"}
+    assert any(t["status"] == "CLOSED" for t in trades)
+
+
+def test_demo_with_missing_candles_file_is_a_clear_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["demo", "--candles", str(tmp_path / "nope.csv"), "--db", f"sqlite:///{tmp_path / 'x.db'}"]
+    )
+    assert result.exit_code == 2
+    assert "nope.csv" in result.output + (result.stderr or "")
+    assert not (tmp_path / "x.db").exists()
