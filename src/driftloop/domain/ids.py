@@ -6,20 +6,22 @@ import hashlib
 
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _LIMB = 58**10
+_PAIR_BASE = 58 * 58
+_PAIRS = [_B58[i // 58] + _B58[i % 58] for i in range(_PAIR_BASE)]
 
 
 def b58encode(data: bytes) -> str:
     """Bitcoin/Solana base58 (leading zero bytes become '1')."""
     number = int.from_bytes(data, "big")
-    chunks = []  # base 58**10 limbs: few big-int divisions, the rest on small ints
+    limbs = []  # base 58**10 limbs: few big-int divisions, the rest on small ints
     while number:
         number, limb = divmod(number, _LIMB)
-        chunks.append(limb)
+        limbs.append(limb)
     out = []
-    for limb in chunks:
-        for _ in range(10):
-            limb, rem = divmod(limb, 58)
-            out.append(_B58[rem])
+    for limb in limbs:
+        for _ in range(5):
+            limb, pair = divmod(limb, _PAIR_BASE)
+            out.append(_PAIRS[pair])
     text = "".join(reversed(out)).lstrip("1")
     pad = len(data) - len(data.lstrip(b"\0"))
     return "1" * pad + text

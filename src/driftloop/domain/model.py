@@ -105,7 +105,7 @@ class Analysis:
     max_hold_minutes: int | None = None
     analyst: str = ""
     reasoning: str = ""
-    raw: dict[str, Any] = field(default_factory=dict)
+    raw: Any = field(default_factory=dict)  # the analyst's payload, any JSON value
 
     @property
     def side(self) -> Side | None:

@@ -86,48 +86,84 @@ def symbol_from_filename(path: Path) -> str | None:
     return symbol if symbol in PERP_MARKETS else None
 
 
+def _candle_columns(path: Path, header: list[str]) -> list[int]:
+    missing = [c for c in CANDLE_COLUMNS if c not in header]
+    if missing:
+        raise InputError(f"missing column(s) {', '.join(missing)}", source=str(path), line=1)
+    return [header.index(c) for c in CANDLE_COLUMNS]
+
+
+def _bad_number(path: Path, line: int, name: str, text: str, positive: bool) -> InputError:
+    need = "a positive number" if positive else "a number"
+    return InputError(f"must be {need}, got {text!r}", source=str(path), line=line, field=name)
+
+
 def read_candles(path: Path, symbol: str | None = None) -> CandleSeries:
-    """Read and validate a candles CSV; any bad line raises `InputError` naming it."""
+    """Read and validate a candles CSV; any bad line raises `InputError` naming it.
+
+    Prices are kept as their exact text (accounting reads them as Decimal) and as
+    floats (for vectorised searches).
+    """
     ts: list[int] = []
-    opens: list[str] = []
-    highs: list[str] = []
-    lows: list[str] = []
-    closes: list[str] = []
-    volumes: list[str] = []
-    for line, row in _rows(path, CANDLE_COLUMNS):
-        t = _timestamp(path, line, row)
-        o, h, low = (_number(path, line, row, name, positive=True) for name in ("open", "high", "low"))
-        c = _number(path, line, row, "close", positive=True)
-        volumes.append(_number(path, line, row, "volume", positive=False))
-        fo, fh, fl, fc = float(o), float(h), float(low), float(c)
-        if not fl <= min(fo, fc) <= max(fo, fc) <= fh:
-            raise InputError(
-                f"inconsistent bar: low {low} high {h} must bracket open {o} and close {c}",
-                source=str(path),
-                line=line,
-                field="high" if fh < max(fo, fc) else "low",
-            )
-        if ts and t <= ts[-1]:
-            raise InputError(
-                "timestamps must be strictly increasing", source=str(path), line=line, field="timestamp"
-            )
-        ts.append(t)
-        opens.append(o)
-        highs.append(h)
-        lows.append(low)
-        closes.append(c)
+    columns: tuple[list[str], ...] = ([], [], [], [], [])  # open, high, low, close, volume
+    floats: tuple[list[float], ...] = ([], [], [], [])
+    names = CANDLE_COLUMNS[1:]
+    with open_text(path) as handle:
+        try:
+            reader = csv.reader(handle)
+            index = _candle_columns(path, [h.strip() for h in next(reader, [])])
+            for row in reader:
+                line = reader.line_num
+                if not row:
+                    continue
+                if len(row) < len(index) or len(row) <= max(index):
+                    raise InputError(
+                        f"expected {len(CANDLE_COLUMNS)} columns, got {len(row)}", source=str(path), line=line
+                    )
+                t = _timestamp(path, line, {"timestamp": row[index[0]]})
+                values = []
+                for k, name in enumerate(names):
+                    text = row[index[k + 1]].strip()
+                    try:
+                        value = float(text)
+                    except ValueError:
+                        raise _bad_number(path, line, name, text, k < 4) from None
+                    if not math.isfinite(value) or value < 0 or (k < 4 and value == 0):
+                        raise _bad_number(path, line, name, text, k < 4)
+                    columns[k].append(text)
+                    values.append(value)
+                fo, fh, fl, fc = values[:4]
+                if not fl <= min(fo, fc) <= max(fo, fc) <= fh:
+                    raise InputError(
+                        f"inconsistent bar: low {fl} and high {fh} must bracket open {fo} and close {fc}",
+                        source=str(path),
+                        line=line,
+                        field="high" if fh < max(fo, fc) else "low",
+                    )
+                if ts and t <= ts[-1]:
+                    raise InputError(
+                        "timestamps must be strictly increasing",
+                        source=str(path),
+                        line=line,
+                        field="timestamp",
+                    )
+                ts.append(t)
+                for k in range(4):
+                    floats[k].append(values[k])
+        except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, csv.Error, OSError) as exc:
+            raise InputError(f"unreadable: {exc}", source=str(path)) from None
     if not ts:
         raise InputError("no candles in file", source=str(path))
     return CandleSeries(
         ts=np.array(ts, dtype=np.int64),
-        open=np.array(opens, dtype=np.float64),
-        high=np.array(highs, dtype=np.float64),
-        low=np.array(lows, dtype=np.float64),
-        open_text=opens,
-        high_text=highs,
-        low_text=lows,
-        close_text=closes,
-        volume_text=volumes,
+        open=np.array(floats[0], dtype=np.float64),
+        high=np.array(floats[1], dtype=np.float64),
+        low=np.array(floats[2], dtype=np.float64),
+        open_text=columns[0],
+        high_text=columns[1],
+        low_text=columns[2],
+        close_text=columns[3],
+        volume_text=columns[4],
         symbol=symbol or symbol_from_filename(path),
     )
 

@@ -40,12 +40,14 @@ class AnalysisIn(BaseModel):
     max_hold_minutes: Annotated[int, Field(gt=0)] | None = Field(default=None, alias="maxHoldMinutes")
     analyst: Annotated[str, Field(max_length=200)] = ""
     reasoning: Annotated[str, Field(max_length=20_000)] = ""
-    raw: dict[str, Any] = Field(default_factory=dict)
+    raw: Any = Field(default_factory=dict)
 
     @field_validator("symbol")
     @classmethod
     def _known_market(cls, value: str) -> str:
         symbol = value.upper()
+        if symbol not in PERP_MARKETS and f"{symbol}-PERP" in PERP_MARKETS:
+            symbol = f"{symbol}-PERP"  # a bare base asset names its perp market
         if symbol not in PERP_MARKETS:
             raise ValueError(f"unknown Drift perp market {value!r} (e.g. SOL-PERP)")
         return symbol
