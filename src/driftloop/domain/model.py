@@ -161,3 +161,13 @@ class FundingPayment:
     rate: Decimal
     amount: Decimal
     payment_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One candle's prices as the domain needs them (open time, aware UTC)."""
+
+    ts: datetime
+    open: Decimal
+    high: Decimal
+    low: Decimal

@@ -12,7 +12,8 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from driftloop.domain.model import Fill, FundingPayment, OrderLeg, OrderSide, Side
+from driftloop.domain.events import LoopEvent
+from driftloop.domain.model import Bar, Fill, FundingPayment, OrderLeg, OrderSide, Side, TradeStatus
 from driftloop.domain.trade import AccountRef, Trade
 
 
@@ -39,6 +40,7 @@ class BracketRequest:
     take_profit: Decimal
     leverage: Decimal
     user_order_ids: dict[OrderLeg, int]
+    max_hold_minutes: int | None = None  # the venue closes at market this long after the entry fill
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +98,65 @@ class Venue(Protocol):
 
     async def events_since(self, account: AccountRef, cursor: str | None) -> VenueEvents: ...
 
+    async def mark_price(self, market_index: int) -> Decimal | None:
+        """The venue's current reference price (oracle / last trade); None before any data."""
+        ...
+
     def subscribe(
         self, account: AccountRef, on_events: Callable[[VenueEvents], Awaitable[None]]
     ) -> Subscription: ...
 
 
+class MarketData(Protocol):
+    """Price history for excursions (MAE/MFE) of live trades."""
+
+    def bars(self, market_index: int, start: datetime, end: datetime) -> Sequence[Bar]:
+        """Bars whose open time lies in [start, end], in time order."""
+        ...
+
+
 # --- storage ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MonitoringState:
+    user_id: str
+    active: bool
+    interval_seconds: float
+
+
+class AccountRepository(Protocol):
+    def ensure(self, account: AccountRef, at: datetime) -> None:
+        """Create the account on first use (users are created on first use)."""
+        ...
+
+    def user_exists(self, user_id: str) -> bool: ...
+
+    def accounts_of(self, user_id: str) -> list[AccountRef]: ...
+
+    def set_monitoring(self, user_id: str, active: bool, interval_seconds: float, at: datetime) -> None:
+        """Store whether the user is monitored, so a restart resumes it."""
+        ...
+
+    def monitoring(self) -> list[MonitoringState]:
+        """Every user with stored monitoring state."""
+        ...
+
+
+class CursorRepository(Protocol):
+    def get(self, account: AccountRef, stream: str) -> str | None: ...
+
+    def set(self, account: AccountRef, stream: str, cursor: str, at: datetime) -> None:
+        """Written in the same transaction as the data read up to it."""
+        ...
+
+
+class EventRepository(Protocol):
+    def record(self, event: LoopEvent) -> bool:
+        """Store the event once per (account, kind, key); True when it is new."""
+        ...
+
+    def for_user(self, user_id: str, kind: str | None = None) -> list[LoopEvent]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +182,18 @@ class TradeRepository(Protocol):
 
     def list_for_run(self, run_id: str) -> list[Trade]: ...
 
+    def find_live(self, user_id: str, analysis_id: str) -> Trade | None:
+        """The live trade (run "") made from this analysis of this user, if any."""
+        ...
+
+    def open_trades(self, user_id: str) -> list[Trade]:
+        """The user's live trades with status OPEN (entry pending or filled), oldest first."""
+        ...
+
+    def live_trades(self, user_id: str, status: TradeStatus | None = None) -> list[Trade]:
+        """All the user's live trades (any status unless given), oldest first."""
+        ...
+
 
 class RunRepository(Protocol):
     def save(self, run: ReplayRun) -> None: ...
@@ -137,8 +204,20 @@ class RunRepository(Protocol):
 class UnitOfWork(Protocol):
     """One transaction per use case; repositories never commit."""
 
-    trades: TradeRepository
-    runs: RunRepository
+    @property
+    def trades(self) -> TradeRepository: ...
+
+    @property
+    def runs(self) -> RunRepository: ...
+
+    @property
+    def accounts(self) -> AccountRepository: ...
+
+    @property
+    def cursors(self) -> CursorRepository: ...
+
+    @property
+    def events(self) -> EventRepository: ...
 
     def __enter__(self) -> Self: ...
 
