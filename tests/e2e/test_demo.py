@@ -21,9 +21,26 @@ def counts(db: Path) -> tuple[int, int, int]:
         )
 
 
-def test_demo_runs_the_loop_into_sqlite_and_is_idempotent(tmp_path: Path) -> None:
+def test_live_demo_captures_outcomes_and_prints_insights(tmp_path: Path) -> None:
+    db = tmp_path / "live.db"
+    result = CliRunner().invoke(app, ["demo", "--days", "2", "--db", f"sqlite:///{db}"])
+    assert result.exit_code == 0, result.output
+    assert "live demo" in result.output and "totalDriftTrades" in result.output
+    with sqlite3.connect(db) as conn:
+        closed = conn.execute("select count(*) from trades where status = 'CLOSED'").fetchone()[0]
+        complete = conn.execute("select count(*) from ai_learning_data where status = 'COMPLETE'").fetchone()[
+            0
+        ]
+        captured = conn.execute("select count(*) from loop_events where kind = 'OutcomeCaptured'").fetchone()[
+            0
+        ]
+    assert closed > 0
+    assert complete == closed == captured
+
+
+def test_replay_demo_runs_into_sqlite_and_is_idempotent(tmp_path: Path) -> None:
     db, out = tmp_path / "demo.db", tmp_path / "demo.json"
-    args = ["demo", "--bars", "4000", "--db", f"sqlite:///{db}", "--json", str(out)]
+    args = ["demo", "--replay", "--days", "14", "--db", f"sqlite:///{db}", "--json", str(out)]
     first = CliRunner().invoke(app, args)
     assert first.exit_code == 0, first.output
     assert "synthetic" in first.output and "winRate" in first.output
@@ -41,12 +58,30 @@ def test_demo_on_real_hourly_candles(tmp_path: Path) -> None:
     candles = data_file("SOL_USDT_PERP_binance_1h_2023-12_2024-12.csv.gz")
     db, out = tmp_path / "real.db", tmp_path / "real.json"
     result = CliRunner().invoke(
-        app, ["demo", "--candles", str(candles), "--db", f"sqlite:///{db}", "--json", str(out)]
+        app, ["demo", "--replay", "--candles", str(candles), "--db", f"sqlite:///{db}", "--json", str(out)]
     )
     assert result.exit_code == 0, result.output
     trades = json.loads(out.read_text())["trades"]
     assert {t["symbol"] for t in trades} == {"SOL-PERP"}
     assert any(t["status"] == "CLOSED" for t in trades)
+    live_out = tmp_path / "live.json"
+    live = CliRunner().invoke(
+        app,
+        [
+            "demo",
+            "--candles",
+            str(candles),
+            "--days",
+            "20",
+            "--db",
+            f"sqlite:///{db}",
+            "--json",
+            str(live_out),
+        ],
+    )
+    assert live.exit_code == 0, live.output
+    report = json.loads(live_out.read_text())
+    assert report["insights"]["totalDriftTrades"] == sum(t["status"] == "CLOSED" for t in report["trades"])
 
 
 def test_demo_with_missing_candles_file_is_a_clear_error(tmp_path: Path) -> None:

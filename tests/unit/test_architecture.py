@@ -8,10 +8,27 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "driftloop"
-IO_LIBRARIES = {"sqlalchemy", "alembic", "fastapi", "starlette", "uvicorn", "driftpy", "httpx", "typer", "rich"}
+IO_LIBRARIES = {
+    "sqlalchemy",
+    "alembic",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "driftpy",
+    "httpx",
+    "typer",
+    "rich",
+}
 FORBIDDEN = {
-    "domain": IO_LIBRARIES | {"numpy", "pydantic", "driftloop.adapters", "driftloop.services",
-                              "driftloop.entrypoints", "driftloop.learning"},
+    "domain": IO_LIBRARIES
+    | {
+        "numpy",
+        "pydantic",
+        "driftloop.adapters",
+        "driftloop.services",
+        "driftloop.entrypoints",
+        "driftloop.learning",
+    },
     "learning": IO_LIBRARIES | {"driftloop.adapters", "driftloop.services", "driftloop.entrypoints"},
     "services": IO_LIBRARIES | {"driftloop.adapters", "driftloop.entrypoints"},
 }

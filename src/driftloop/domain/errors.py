@@ -15,3 +15,19 @@ class InputError(DriftloopError):
         where = source + (f":{line}" if line is not None else "")
         what = f"field '{field}': " if field else ""
         super().__init__(f"{where}: {what}{message}" if where else f"{what}{message}")
+
+
+class TemporaryError(DriftloopError):
+    """A transient fault (timeout, rate limit, node behind): retry with backoff."""
+
+
+class RejectedError(DriftloopError):
+    """The venue refused the request: record it, do not retry."""
+
+
+class ConfigError(DriftloopError):
+    """Misconfiguration: stop and tell the operator."""
+
+
+class NotFoundError(DriftloopError):
+    """An unknown user, trade or run."""

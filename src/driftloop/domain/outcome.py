@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from driftloop.domain import scoring
-from driftloop.domain.model import Analysis, ExitReason, Fill, FundingPayment, OutcomeClass, Side
+from driftloop.domain.model import Analysis, Bar, ExitReason, Fill, FundingPayment, OutcomeClass, Side
 from driftloop.domain.pnl import summarize
 
 DEFAULT_BREAKEVEN_PCT = Decimal("0.05")
@@ -86,6 +86,23 @@ def clip_exit_bar(
     if clip_low:
         return max(low, exit_price), high
     return low, min(high, exit_price)
+
+
+def extremes_from_bars(
+    side: Side, reason: ExitReason, bars: Sequence[Bar], entry: Decimal, exit_price: Decimal
+) -> tuple[Decimal, Decimal]:
+    """Lowest and highest price from the entry candle through the (clipped) exit candle.
+
+    `bars` run from the entry candle to the exit candle inclusive. Without any
+    bar (no price history), the entry and exit fills bound the range.
+    """
+    if not bars:
+        return min(entry, exit_price), max(entry, exit_price)
+    *lived, last = bars
+    low, high = clip_exit_bar(side, reason, last.low, last.high, exit_price)
+    for bar in lived:
+        low, high = min(low, bar.low), max(high, bar.high)
+    return low, high
 
 
 def excursions(side: Side, entry: Decimal, lowest: Decimal, highest: Decimal) -> tuple[Decimal, Decimal]:

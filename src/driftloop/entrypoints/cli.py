@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -18,10 +20,10 @@ from driftloop.adapters.marketdata.csv_files import funding_for, read_candles, r
 from driftloop.adapters.marketdata.series import CandleSeries
 from driftloop.adapters.marketdata.signals import read_signals
 from driftloop.adapters.venues.paper.engine import PaperParams, ReplayEngine
-from driftloop.domain.errors import DriftloopError, InputError
+from driftloop.domain.errors import DriftloopError, InputError, NotFoundError
 from driftloop.domain.model import Analysis
 from driftloop.entrypoints.presenters import write_report_json
-from driftloop.entrypoints.tables import print_summary, print_trades
+from driftloop.entrypoints.tables import print_insights, print_summary, print_trades
 from driftloop.services.replay import ReplayReport, file_digest, replay, run_id_for
 
 app = typer.Typer(
@@ -37,6 +39,9 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except InputError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    except NotFoundError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
     except DriftloopError as exc:
@@ -172,16 +177,71 @@ def demo_command(
     ] = None,
     db: DbOpt = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic market.")] = 7,
-    bars: Annotated[
-        int, typer.Option("--bars", min=200, max=2_000_000, help="Synthetic bars (5 min).")
-    ] = 20_000,
+    days: Annotated[float, typer.Option("--days", min=0.5, max=365, help="Simulated days of trading.")] = 3.0,
+    speed: Annotated[
+        float, typer.Option("--speed", min=0, help="× real time (0: as fast as possible).")
+    ] = 0.0,
+    replay_only: Annotated[
+        bool, typer.Option("--replay", help="Batch replay instead of the live loop.")
+    ] = False,
     json_out: JsonOpt = None,
 ) -> None:
-    """The whole loop on the embedded default: synthetic SOL-PERP market → analyst → paper venue → SQLite."""
-    from driftloop.entrypoints.demo import run_demo
-
+    """The whole loop on the embedded default: market → analyst → paper venue → monitor → insights."""
     with user_errors():
-        run_demo(out, err, candles=candles, db=db, seed=seed, bars=bars, json_out=json_out)
+        if replay_only:
+            from driftloop.entrypoints.demo import run_demo
+
+            bars = 120 + int(days * 288)
+            run_demo(out, err, candles=candles, db=db, seed=seed, bars=bars, json_out=json_out)
+            return
+        from driftloop.entrypoints.live_demo import run_live_demo
+
+        asyncio.run(
+            run_live_demo(
+                out, err, candles=candles, db=db, seed=seed, days=days, speed=speed, json_out=json_out
+            )
+        )
+
+
+@app.command("insights")
+def insights_command(
+    user: Annotated[str, typer.Option("--user", help="The user whose live trades to summarise.")],
+    db: DbOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the insights as JSON.")] = False,
+) -> None:
+    """Insights over a user's live trades (win rate, PnL, best timeframe, Drift-specific figures)."""
+    with user_errors():
+        from driftloop.bootstrap import bootstrap
+        from driftloop.services.insights import get_insights
+
+        container = bootstrap(database_url=db)
+        insights = get_insights(container.uow(), user)
+        if as_json:
+            typer.echo(json.dumps(insights, indent=1))
+        else:
+            print_insights(out, insights)
+
+
+@app.command("monitor")
+def monitor_command(
+    user: Annotated[list[str] | None, typer.Option("--user", help="User to monitor (repeatable).")] = None,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.1, help="Polling safety net, seconds.")
+    ] = 30.0,
+    candles: Annotated[
+        Path | None, typer.Option("--candles", help="Paper feed: replay these candles.")
+    ] = None,
+    speed: Annotated[float, typer.Option("--speed", min=0, help="Paper feed: × real time.")] = 60.0,
+    db: DbOpt = None,
+) -> None:
+    """Run the monitoring loop for users (and every user stored as monitored) until SIGINT/SIGTERM."""
+    from driftloop.entrypoints.worker import configure_logging, run_worker
+
+    configure_logging()
+    with user_errors():
+        asyncio.run(
+            run_worker(db=db, users=list(user or []), interval=interval, candles=candles, speed=speed)
+        )
 
 
 @app.command("migrate")

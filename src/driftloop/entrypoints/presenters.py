@@ -76,6 +76,10 @@ def write_report_json(path: Path, report: ReplayReport) -> None:
         "trades": [trade_json(t) for t in report.trades],
         "summary": summary_json(report.summary),
     }
+    write_json(path, payload)
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
     try:
         path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
     except OSError as exc:

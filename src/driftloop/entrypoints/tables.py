@@ -66,3 +66,24 @@ def print_summary(console: Console, summary: dict[str, Any], title: str = "summa
         text = _fmt(value) if isinstance(value, Decimal) else ("—" if value is None else str(value))
         table.add_row(key, text + (" %" if key == "winRate" and value is not None else ""))
     console.print(table)
+
+
+def print_insights(console: Console, insights: dict[str, Any]) -> None:
+    """The insights object as a two-column table (nested objects flattened)."""
+    table = Table(title=f"insights — {insights.get('userId', '')}", title_justify="left", show_header=False)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+
+    def add(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                add(f"{prefix}.{key}" if prefix else key, inner)
+            return
+        if isinstance(value, float):
+            text = f"{value:,.4f}".rstrip("0").rstrip(".")
+        else:
+            text = "—" if value is None else str(value)
+        table.add_row(prefix, text)
+
+    add("", {k: v for k, v in insights.items() if k != "userId"})
+    console.print(table)

@@ -227,4 +227,9 @@ class UnitOfWork(Protocol):
 
     def commit(self) -> None: ...
 
+    def try_lock_user(self, user_id: str) -> bool:
+        """Hold the user for this transaction so that concurrent workers never process it twice
+        (PostgreSQL: an advisory transaction lock; SQLite: a single worker, always True)."""
+        ...
+
     def rollback(self) -> None: ...

@@ -43,3 +43,8 @@ def funding_key(payment: FundingPayment) -> str:
 def funding_id_from_key(key: str, ts: datetime) -> str:
     """Inverse of `funding_key`: '' again for a payment keyed by its time."""
     return "" if key == _TS_PREFIX + ts.isoformat() else key
+
+
+def event_pk(account: str, kind: str, key: str) -> str:
+    """Id of a `loop_events` row: the event's idempotency key within (account, kind)."""
+    return stable_id("ev", account, kind, key, length=32)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, delete, select, tuple_
+from sqlalchemy import ColumnElement, Connection, and_, delete, select
 
-from driftloop.adapters.db import mapping
+from driftloop.adapters.db import keys, mapping
+from driftloop.adapters.db.accounts import ensure_accounts
 from driftloop.adapters.db.reading import load_trades
-from driftloop.adapters.db.sql import Row, chunks, distinct, insert_ignore, upsert
+from driftloop.adapters.db.sql import Row, chunks, insert_ignore, upsert
 from driftloop.adapters.db.tables import (
     accounts,
     ai_learning_data,
@@ -20,8 +22,22 @@ from driftloop.adapters.db.tables import (
     trade_orders,
 )
 from driftloop.adapters.db.tables import trades as trades_table
+from driftloop.domain.model import TradeStatus
 from driftloop.domain.trade import AccountRef, Trade
 from driftloop.services.ports import ReplayRun
+
+LIVE = ""  # the run id of live trading
+CLOSED = str(TradeStatus.CLOSED)
+
+
+def _reopens(excluded: Any) -> ColumnElement[bool]:
+    """A stored CLOSED trade would be saved as not CLOSED (a stale copy)."""
+    return and_(trades_table.c.status == CLOSED, excluded.status != CLOSED)
+
+
+def _uncompletes(excluded: Any) -> ColumnElement[bool]:
+    """A stored COMPLETE learning row would go back to PENDING (a stale copy)."""
+    return and_(ai_learning_data.c.status == mapping.COMPLETE, excluded.status != mapping.COMPLETE)
 
 
 class SqlTradeRepository:
@@ -29,8 +45,12 @@ class SqlTradeRepository:
 
     Writes are idempotent: accounts and analyses are get-or-create by natural key,
     fills and funding payments are inserted once (duplicates on the venue's
-    identity are ignored), trades, orders and learning rows are upserted and only
-    rewritten when a value changed (`updated_at` moves only then).
+    identity are ignored, and a save never deletes any), trades, orders and
+    learning rows are upserted and only rewritten when a value changed
+    (`updated_at` moves only then). A trade grows over several saves (OPEN with
+    its entry fill, then more fills and funding, then CLOSED with its outcome);
+    a stale copy of a CLOSED trade never reopens it: saving it adds only fills
+    and funding payments the store lacks.
     """
 
     def __init__(self, connection: Connection) -> None:
@@ -55,19 +75,18 @@ class SqlTradeRepository:
 
     def ensure_accounts(self, refs: Iterable[AccountRef], created_at: datetime) -> dict[AccountRef, str]:
         """Get-or-create the accounts of `refs`; returns each one's row id."""
-        unique = distinct(refs)
-        insert_ignore(self.connection, accounts, [mapping.account_row(ref, created_at) for ref in unique])
-        ids: dict[AccountRef, str] = {}
-        for part in chunks(unique, 500):
-            natural = tuple_(accounts.c.user_id, accounts.c.venue, accounts.c.sub_account)
-            query = select(accounts.c.id, accounts.c.user_id, accounts.c.venue, accounts.c.sub_account).where(
-                natural.in_([(r.user_id, r.venue, r.sub_account) for r in part])
-            )
-            for row in self.connection.execute(query):
-                ids[AccountRef(row.user_id, row.venue, row.sub_account)] = row.id
-        return ids
+        return ensure_accounts(self.connection, refs, created_at)
+
+    def _closed_already(self, part: Sequence[Trade]) -> set[str]:
+        """Ids of trades in `part` saved as not CLOSED whose stored row is CLOSED."""
+        ids = [t.id for t in part if t.status is not TradeStatus.CLOSED]
+        if not ids:
+            return set()
+        query = select(trades_table.c.id).where(trades_table.c.id.in_(ids), trades_table.c.status == CLOSED)
+        return set(self.connection.execute(query).scalars())
 
     def _save_chunk(self, part: Sequence[Trade], account_ids: dict[AccountRef, str], at: datetime) -> None:
+        stale = self._closed_already(part)
         trade_rows: list[Row] = []
         analysis_rows: list[Row] = []
         order_rows: list[Row] = []
@@ -78,10 +97,12 @@ class SqlTradeRepository:
         for trade in part:
             account_id = account_ids[trade.account]
             analysis_rows.append(mapping.analysis_row(trade, at))
-            trade_rows.append(mapping.trade_row(trade, account_id, at))
-            order_rows.extend(mapping.order_rows(trade))
             fill_rows.extend(mapping.fill_rows(trade, account_id, at))
             funding_rows.extend(mapping.funding_rows(trade))
+            if trade.id in stale:
+                continue
+            trade_rows.append(mapping.trade_row(trade, account_id, at))
+            order_rows.extend(mapping.order_rows(trade))
             learning = mapping.learning_row(trade, at)
             if learning is None:
                 unlearned.append(trade.id)
@@ -89,7 +110,9 @@ class SqlTradeRepository:
                 learning_rows.append(learning)
         conn = self.connection
         insert_ignore(conn, analyses, analysis_rows)
-        upsert(conn, trades_table, trade_rows, ["id"], keep=["recorded_at"], touch="updated_at")
+        upsert(
+            conn, trades_table, trade_rows, ["id"], keep=["recorded_at"], touch="updated_at", unless=_reopens
+        )
         upsert(conn, trade_orders, order_rows, ["trade_id", "leg"])
         insert_ignore(conn, fills, fill_rows)
         insert_ignore(conn, funding_payments, funding_rows)
@@ -101,6 +124,7 @@ class SqlTradeRepository:
             keep=["id", "recorded_at"],
             keep_if_null=["calibrated_probability", "calibrated_brier"],
             touch="updated_at",
+            unless=_uncompletes,
         )
         if unlearned:
             conn.execute(delete(ai_learning_data).where(ai_learning_data.c.trade_id.in_(unlearned)))
@@ -113,6 +137,27 @@ class SqlTradeRepository:
     def list_for_run(self, run_id: str) -> list[Trade]:
         """Every trade of a replay run ('' = live trading), by analysis time."""
         return load_trades(self.connection, trades_table.c.run_id == run_id)
+
+    def find_live(self, user_id: str, analysis_id: str) -> Trade | None:
+        """The live trade made from this analysis of this user, if any (one unique-key lookup)."""
+        analysis_pk = keys.analysis_pk(user_id, LIVE, analysis_id)
+        found = load_trades(self.connection, trades_table.c.analysis_pk == analysis_pk)
+        return found[0] if found else None
+
+    def open_trades(self, user_id: str) -> list[Trade]:
+        """The user's live OPEN trades, oldest analysis first."""
+        return self.live_trades(user_id, TradeStatus.OPEN)
+
+    def live_trades(self, user_id: str, status: TradeStatus | None = None) -> list[Trade]:
+        """The user's live trades (of one status if given), oldest analysis first.
+
+        Uses the (account, run, status) index of `trades`; four queries whatever the count.
+        """
+        user_accounts = select(accounts.c.id).where(accounts.c.user_id == user_id).scalar_subquery()
+        where = and_(trades_table.c.account_id.in_(user_accounts), trades_table.c.run_id == LIVE)
+        if status is not None:
+            where = and_(where, trades_table.c.status == str(status))
+        return load_trades(self.connection, where)
 
 
 class SqlRunRepository:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Table, func, or_
+from sqlalchemy import ColumnElement, Connection, Table, and_, func, or_
 from sqlalchemy.dialects import postgresql, sqlite
 
 Row = dict[str, Any]
@@ -35,6 +35,13 @@ def insert_ignore(connection: Connection, table: Table, rows: Sequence[Mapping[s
         connection.execute(_insert(connection, table).on_conflict_do_nothing(), list(rows))
 
 
+def insert_or_ignore_one(connection: Connection, table: Table, row: Mapping[str, Any]) -> bool:
+    """Insert one row unless it conflicts with an existing unique key; True when it was inserted."""
+    key = next(iter(table.primary_key))  # RETURNING, not rowcount: psycopg reports -1 here
+    stmt = _insert(connection, table).on_conflict_do_nothing().returning(key)
+    return connection.execute(stmt, dict(row)).first() is not None
+
+
 def upsert(
     connection: Connection,
     table: Table,
@@ -44,13 +51,15 @@ def upsert(
     keep: Collection[str] = (),
     keep_if_null: Collection[str] = (),
     touch: str | None = None,
+    unless: Callable[[Any], ColumnElement[bool]] | None = None,
 ) -> None:
     """Insert `rows`, or update the existing row with the same `key` only when a value differs.
 
     `keep` columns are written on insert only (e.g. `recorded_at`); `keep_if_null`
     columns keep the stored value when the new one is NULL; `touch` (e.g.
     `updated_at`) takes the new value only when something else changed, so an
-    identical save leaves the row untouched.
+    identical save leaves the row untouched. `unless(excluded)` is a condition (over
+    the stored row and the proposed one, `excluded`) under which the stored row is kept.
     """
     if not rows:
         return
@@ -69,7 +78,8 @@ def upsert(
     set_: dict[str, Any] = dict(new_values)
     if touch:
         set_[touch] = excluded[touch]
-    stmt = stmt.on_conflict_do_update(index_elements=list(key), set_=set_, where=changed)
+    where = changed if unless is None else and_(changed, ~unless(excluded))
+    stmt = stmt.on_conflict_do_update(index_elements=list(key), set_=set_, where=where)
     connection.execute(stmt, list(rows))
 
 

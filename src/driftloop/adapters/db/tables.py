@@ -1,7 +1,7 @@
-"""SQLAlchemy Core tables of the store (the initial migration creates exactly these).
+"""SQLAlchemy Core tables of the store (the migrations, applied in order, create exactly these).
 
 Money, prices, sizes and ratios are `ExactDecimal`; timestamps are `UTCDateTime`.
-Primary keys are deterministic strings (see `repositories.keys`), so the same
+Primary keys are deterministic strings (see `keys`), so the same
 inputs always give the same rows.
 """
 
@@ -25,7 +25,7 @@ from sqlalchemy import (
     text,
 )
 
-from driftloop.adapters.db.types import ExactDecimal, JSONDocument, UTCDateTime
+from driftloop.adapters.db.types import ExactDecimal, JSONDocument, Seconds, UTCDateTime
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -36,6 +36,7 @@ NAMING_CONVENTION = {
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
+EVENT_KEY = 500  # length of a loop event's idempotency key
 ID = 128  # length of id columns (ours are deterministic and shorter; trade and run ids come from callers)
 
 
@@ -51,7 +52,7 @@ accounts = Table(
     Column("venue", String(32), nullable=False),
     Column("sub_account", Integer, nullable=False),
     Column("monitoring_active", Boolean, nullable=False, server_default=false()),
-    Column("monitoring_interval_s", Integer, nullable=True),
+    Column("monitoring_interval_s", Seconds(), nullable=True),  # float since 0002
     Column("created_at", UTCDateTime(), nullable=False),
     UniqueConstraint("user_id", "venue", "sub_account"),
 )
@@ -133,7 +134,7 @@ trades = Table(
     Column("recorded_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     UniqueConstraint("analysis_pk"),
-    Index(None, "account_id", "status"),
+    Index(None, "account_id", "run_id", "status"),  # live (run "") trades of an account by status
     Index(None, "run_id"),
     Index(None, "closed_at"),
 )
@@ -219,4 +220,21 @@ ingest_cursors = Table(
     Column("cursor", Text, nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     PrimaryKeyConstraint("account_id", "stream"),
+)
+
+# The loop's findings (reconciliation, captures): once per (account, kind, key), read per user and kind.
+loop_events = Table(
+    "loop_events",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("account_id", String(ID), ForeignKey("accounts.id"), nullable=False),
+    Column("user_id", String(200), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("key", String(EVENT_KEY), nullable=False),
+    Column("trade_id", String(ID), nullable=True),
+    Column("venue_ts", UTCDateTime(), nullable=True),
+    Column("detail", JSONDocument(), nullable=False),
+    Column("recorded_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("account_id", "kind", "key"),
+    Index(None, "user_id", "kind"),
 )

@@ -4,6 +4,9 @@
   affinity would turn values into binary floats. Values are quantized to 18
   decimal places on the way in and come back as `Decimal` without trailing zeros.
 * `UTCDateTime`: aware datetimes only; stored as UTC, returned as aware UTC.
+* `Seconds`: a duration in (possibly fractional) seconds as a float: DOUBLE
+  PRECISION on PostgreSQL; on SQLite the column stays declared INTEGER (as the
+  initial migration made it), whose affinity keeps non-integral values as REAL.
 * `JSONDocument`: JSON (JSONB on PostgreSQL) that round-trips `Decimal` and
   `datetime` values exactly, as tagged objects `{"$decimal": "1.5"}` and
   `{"$datetime": "2024-01-01T00:00:00+00:00"}`; floats, ints and strings stay native.
@@ -12,12 +15,14 @@
 from __future__ import annotations
 
 import decimal
+import math
 import numbers
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, Numeric, String
+from sqlalchemy import JSON, DateTime, Dialect, Double, Integer, Numeric, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -28,6 +33,8 @@ _ZERO = Decimal(0).quantize(_QUANTUM)
 _CONTEXT = decimal.Context(prec=PRECISION, rounding=decimal.ROUND_HALF_EVEN, traps=[decimal.InvalidOperation])
 _DECIMAL_TAG = "$decimal"
 _DATETIME_TAG = "$datetime"
+_UTC_SUFFIX = "+00:00"
+_TAG_MARK = '"$'  # how every tag starts in JSON text
 
 
 def quantize(value: Decimal) -> Decimal:
@@ -60,6 +67,18 @@ def _strip(text: str) -> Decimal:
     return Decimal(text)
 
 
+def _read_decimal(value: Any) -> Decimal | None:
+    """A stored value (text on SQLite, Decimal on PostgreSQL) as a Decimal without trailing zeros."""
+    if value is None:
+        return None
+    text = value if value.__class__ is str else format(value, "f")
+    if "." in text:  # inline `_strip`: this runs for every decimal of every row read
+        text = text.rstrip("0").rstrip(".")
+        if text == "-0" or not text:
+            text = "0"
+    return Decimal(text)
+
+
 class ExactDecimal(TypeDecorator[Decimal]):
     """An exact decimal column: NUMERIC(38, 18) on PostgreSQL, TEXT on SQLite."""
 
@@ -82,9 +101,22 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return format(stored, "f") if dialect.name == "sqlite" else stored
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        if value is None:
-            return None
-        return _strip(value if isinstance(value, str) else format(value, "f"))
+        return _read_decimal(value)
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Decimal | None]:
+        """`process_result_value` without TypeDecorator's wrapper (loading many rows is hot)."""
+        inner = self.impl_instance.result_processor(dialect, coltype)
+        if inner is None:
+            return _read_decimal
+        return lambda value: _read_decimal(inner(value))
+
+
+def _read_datetime(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -103,11 +135,49 @@ class UTCDateTime(TypeDecorator[datetime]):
         return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return _read_datetime(value)
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], datetime | None]:
+        """`process_result_value` after the driver type's own, without TypeDecorator's wrapper."""
+        inner = self.impl_instance.result_processor(dialect, coltype)
+        if inner is None:
+            return _read_datetime
+        parse = inner
+
+        def process(value: Any) -> datetime | None:
+            if value is None:
+                return None
+            if isinstance(value, str):  # SQLite's naive UTC text: parse it as UTC in one call
+                try:
+                    return datetime.fromisoformat(value + _UTC_SUFFIX)
+                except ValueError:
+                    pass
+            return _read_datetime(parse(value))
+
+        return process
+
+
+class Seconds(TypeDecorator[float]):
+    """Seconds as a float: DOUBLE PRECISION on PostgreSQL, an INTEGER-declared column on SQLite."""
+
+    impl = Double()
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(Integer())
+        return dialect.type_descriptor(Double())
+
+    def process_bind_param(self, value: float | None, dialect: Dialect) -> float | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        seconds = float(value)
+        if not math.isfinite(seconds):
+            raise ValueError(f"cannot store {value!r} seconds")
+        return seconds
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> float | None:
+        return None if value is None else float(value)
 
 
 def encode_json(value: Any) -> Any:
@@ -162,3 +232,19 @@ class JSONDocument(TypeDecorator[Any]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         return None if value is None else decode_json(value)
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any]:
+        """`process_result_value` after the driver type's own; JSON text without a tag is final
+        once parsed (no walk through it)."""
+        inner = self.impl_instance.result_processor(dialect, coltype)
+
+        def process(value: Any) -> Any:
+            if value is None:
+                return None
+            if inner is None:
+                return decode_json(value)
+            if value.__class__ is str and _TAG_MARK not in value:
+                return inner(value)
+            return decode_json(inner(value))
+
+        return process

@@ -5,13 +5,33 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
+from driftloop.adapters.db.accounts import SqlAccountRepository, SqlCursorRepository
+from driftloop.adapters.db.events import SqlEventRepository
 from driftloop.adapters.db.repositories import SqlRunRepository, SqlTradeRepository
-from driftloop.services.ports import RunRepository, TradeRepository
+from driftloop.domain.ids import digest
 
 if TYPE_CHECKING:
     from driftloop.services.ports import UnitOfWork
+
+_TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:key)")
+
+
+def user_lock_key(user_id: str) -> int:
+    """The PostgreSQL advisory-lock key of a user: 64 bits of a digest, as a signed bigint."""
+    return int.from_bytes(bytes.fromhex(digest("driftloop-user", user_id)[:16]), "big", signed=True)
+
+
+class _Repositories:
+    """The repositories of one open unit, all on its connection."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.trades = SqlTradeRepository(connection)
+        self.runs = SqlRunRepository(connection)
+        self.accounts = SqlAccountRepository(connection)
+        self.cursors = SqlCursorRepository(connection)
+        self.events = SqlEventRepository(connection)
 
 
 class SqlUnitOfWork:
@@ -19,42 +39,45 @@ class SqlUnitOfWork:
 
     ``with SqlUnitOfWork(engine) as uow: ...; uow.commit()`` — anything not
     committed when the block exits (normally or by an exception) is rolled back.
-    Repositories share the unit's connection and never commit.
+    Repositories share the unit's connection and never commit; they are only
+    available while the unit is open. Their properties read as the SQL types
+    (so e.g. `uow.trades.ensure_accounts` type-checks).
     """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._connection: Connection | None = None
-        self._trades: SqlTradeRepository | None = None
-        self._runs: SqlRunRepository | None = None
+        self._repositories: _Repositories | None = None
 
-    # The port declares plain attributes; these properties read as the SQL types
-    # (so `uow.trades.save_many` type-checks) and accept only SQL repositories.
+    def _open(self) -> _Repositories:
+        if self._repositories is None:
+            raise RuntimeError("the unit of work is not open: use it as a context manager")
+        return self._repositories
+
     @property
     def trades(self) -> SqlTradeRepository:
-        """The trade repository bound to this unit's connection."""
-        if self._trades is None:
-            raise RuntimeError("the unit of work is not open: use it as a context manager")
-        return self._trades
-
-    @trades.setter
-    def trades(self, repository: TradeRepository) -> None:
-        if not isinstance(repository, SqlTradeRepository):
-            raise TypeError("a SqlUnitOfWork holds a SqlTradeRepository")
-        self._trades = repository
+        """Trades with everything they carry."""
+        return self._open().trades
 
     @property
     def runs(self) -> SqlRunRepository:
-        """The replay-run repository bound to this unit's connection."""
-        if self._runs is None:
-            raise RuntimeError("the unit of work is not open: use it as a context manager")
-        return self._runs
+        """Replay runs."""
+        return self._open().runs
 
-    @runs.setter
-    def runs(self, repository: RunRepository) -> None:
-        if not isinstance(repository, SqlRunRepository):
-            raise TypeError("a SqlUnitOfWork holds a SqlRunRepository")
-        self._runs = repository
+    @property
+    def accounts(self) -> SqlAccountRepository:
+        """Accounts and the users' monitoring state."""
+        return self._open().accounts
+
+    @property
+    def cursors(self) -> SqlCursorRepository:
+        """Ingest cursors per account and stream."""
+        return self._open().cursors
+
+    @property
+    def events(self) -> SqlEventRepository:
+        """Loop events, once per (account, kind, key)."""
+        return self._open().events
 
     @property
     def connection(self) -> Connection:
@@ -68,15 +91,14 @@ class SqlUnitOfWork:
             raise RuntimeError("the unit of work is already open")
         self._connection = self.engine.connect()
         self._connection.begin()
-        self.trades = SqlTradeRepository(self._connection)
-        self.runs = SqlRunRepository(self._connection)
+        self._repositories = _Repositories(self._connection)
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         connection, self._connection = self._connection, None
-        self._trades = self._runs = None
+        self._repositories = None
         if connection is None:
             return
         try:
@@ -87,6 +109,18 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         """Commit the work so far; later work starts a new transaction."""
         self.connection.commit()
+
+    def try_lock_user(self, user_id: str) -> bool:
+        """Hold the user until this transaction ends (commit or rollback) so that concurrent workers
+        never process it twice; False when another transaction holds it.
+
+        PostgreSQL: a transaction-scoped advisory lock (it never waits). SQLite has a
+        single writer and a single worker: always True.
+        """
+        connection = self.connection
+        if connection.dialect.name != "postgresql":
+            return True
+        return bool(connection.execute(_TRY_LOCK, {"key": user_lock_key(user_id)}).scalar_one())
 
     def rollback(self) -> None:
         """Discard the work since the last commit."""

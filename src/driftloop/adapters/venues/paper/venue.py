@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from driftloop.adapters.venues.paper.clock import CandleLike, FundingDue, MarketClock
@@ -155,6 +155,10 @@ class PaperVenue:
             raise ValueError(f"unknown paper venue cursor {cursor!r}")
         return _events(book.log[start:], len(book.log))
 
+    async def mark_price(self, market_index: int) -> Decimal | None:
+        """The close of the market's last candle (None before the first)."""
+        return self.clock.last_price(market_index)
+
     def subscribe(self, account: AccountRef, on_events: EventHandler) -> PaperSubscription:
         """Push the account's new fills and funding to `on_events` after each candle that makes some."""
         handlers = self._book(account).handlers
@@ -218,6 +222,8 @@ class PaperVenue:
             book.orders.pop(bracket.order_ids[OrderLeg.ENTRY], None)
             liquidation = liquidation_price(side, price, request.leverage, self._maintenance)
             bracket.liquidation = triggers.liquidation_level(side, liquidation)
+            if request.max_hold_minutes is not None and bracket.deadline is None:
+                bracket.deadline = candle.ts + timedelta(minutes=request.max_hold_minutes)
         if bracket.deadline is not None and candle.ts >= bracket.deadline:
             done: triggers.Exit | None = triggers.time_limit_exit(side, candle.open, self._slippage)
         elif bracket.close_requested:

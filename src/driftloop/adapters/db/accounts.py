@@ -1,0 +1,117 @@
+"""SQL repositories for accounts (with their monitoring state) and ingest cursors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import Connection, select, tuple_, update
+
+from driftloop.adapters.db import keys, mapping
+from driftloop.adapters.db.sql import chunks, distinct, insert_ignore, upsert
+from driftloop.adapters.db.tables import accounts, ingest_cursors
+from driftloop.domain.trade import AccountRef
+from driftloop.services.ports import MonitoringState
+
+
+def ensure_accounts(
+    connection: Connection, refs: Iterable[AccountRef], created_at: datetime
+) -> dict[AccountRef, str]:
+    """Get-or-create the accounts of `refs` (insert, ignoring conflicts); returns each one's row id."""
+    unique = distinct(refs)
+    insert_ignore(connection, accounts, [mapping.account_row(ref, created_at) for ref in unique])
+    ids: dict[AccountRef, str] = {}
+    natural = tuple_(accounts.c.user_id, accounts.c.venue, accounts.c.sub_account)
+    for part in chunks(unique, 500):
+        query = select(accounts.c.id, accounts.c.user_id, accounts.c.venue, accounts.c.sub_account).where(
+            natural.in_([(r.user_id, r.venue, r.sub_account) for r in part])
+        )
+        for row in connection.execute(query):
+            ids[AccountRef(row.user_id, row.venue, row.sub_account)] = row.id
+    return ids
+
+
+def ensure_account(connection: Connection, ref: AccountRef, created_at: datetime) -> str:
+    """Get-or-create one account; returns its row id."""
+    return ensure_accounts(connection, [ref], created_at)[ref]
+
+
+class SqlAccountRepository:
+    """Accounts are created on first use; a user exists once one of their accounts does.
+
+    Monitoring state lives on the accounts: `set_monitoring` writes every account of
+    the user, and `monitoring` reads it back per user.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def ensure(self, account: AccountRef, at: datetime) -> None:
+        """Create the account unless it exists (safe against a concurrent creation)."""
+        insert_ignore(self.connection, accounts, [mapping.account_row(account, at)])
+
+    def user_exists(self, user_id: str) -> bool:
+        query = select(accounts.c.id).where(accounts.c.user_id == user_id).limit(1)
+        return self.connection.execute(query).first() is not None
+
+    def accounts_of(self, user_id: str) -> list[AccountRef]:
+        """The user's accounts by venue and sub-account."""
+        query = (
+            select(accounts.c.venue, accounts.c.sub_account)
+            .where(accounts.c.user_id == user_id)
+            .order_by(accounts.c.venue, accounts.c.sub_account)
+        )
+        return [AccountRef(user_id, row.venue, row.sub_account) for row in self.connection.execute(query)]
+
+    def set_monitoring(self, user_id: str, active: bool, interval_seconds: float, at: datetime) -> None:
+        """Store the state on every account of the user (a user without one gets `AccountRef(user_id)`)."""
+        if not self.user_exists(user_id):
+            self.ensure(AccountRef(user_id), at)
+        self.connection.execute(
+            update(accounts)
+            .where(accounts.c.user_id == user_id)
+            .values(monitoring_active=active, monitoring_interval_s=interval_seconds)
+        )
+
+    def monitoring(self) -> list[MonitoringState]:
+        """One state per user whose monitoring was ever set, by user id: active when any account is,
+        with the interval of an active account (else of any account with one)."""
+        query = (
+            select(accounts.c.user_id, accounts.c.monitoring_active, accounts.c.monitoring_interval_s)
+            .where(accounts.c.monitoring_interval_s.is_not(None))
+            .order_by(
+                accounts.c.user_id,
+                accounts.c.monitoring_active.desc(),
+                accounts.c.venue,
+                accounts.c.sub_account,
+            )
+        )
+        states: dict[str, MonitoringState] = {}
+        for row in self.connection.execute(query):
+            if row.user_id not in states:  # the first row per user is an active one if there is any
+                states[row.user_id] = MonitoringState(
+                    row.user_id, bool(row.monitoring_active), float(row.monitoring_interval_s)
+                )
+        return list(states.values())
+
+
+class SqlCursorRepository:
+    """Where each account's ingestion of a venue stream got to (`ingest_cursors`)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def get(self, account: AccountRef, stream: str) -> str | None:
+        """The stored cursor, or None before the first `set`."""
+        query = select(ingest_cursors.c.cursor).where(
+            ingest_cursors.c.account_id == keys.account_id(account), ingest_cursors.c.stream == stream
+        )
+        cursor: str | None = self.connection.execute(query).scalar_one_or_none()
+        return cursor
+
+    def set(self, account: AccountRef, stream: str, cursor: str, at: datetime) -> None:
+        """Store the cursor (creating the account on first use); call it in the transaction that
+        stores the data read up to it, so both commit or neither does."""
+        account_id = ensure_account(self.connection, account, at)
+        row = {"account_id": account_id, "stream": stream, "cursor": cursor, "updated_at": at}
+        upsert(self.connection, ingest_cursors, [row], ["account_id", "stream"], touch="updated_at")

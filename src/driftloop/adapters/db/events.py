@@ -1,0 +1,65 @@
+"""SQL repository for loop events: facts recorded once per (account, kind, key)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, select
+
+from driftloop.adapters.db import keys
+from driftloop.adapters.db.accounts import ensure_account
+from driftloop.adapters.db.sql import insert_or_ignore_one
+from driftloop.adapters.db.tables import EVENT_KEY, accounts, loop_events
+from driftloop.domain.events import EventKind, LoopEvent
+from driftloop.domain.trade import AccountRef
+
+
+class SqlEventRepository:
+    """`loop_events`: recording an event twice keeps the first one (its detail and time)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def record(self, event: LoopEvent) -> bool:
+        """Store the event unless one with its (account, kind, key) exists; True when it is new.
+
+        The account is created on first use. Raises `ValueError` for a key longer than
+        500 characters (PostgreSQL would refuse it, SQLite would not).
+        """
+        if len(event.key) > EVENT_KEY:
+            raise ValueError(f"event key longer than {EVENT_KEY} characters: {event.key[:60]}...")
+        account_id = ensure_account(self.connection, event.account, event.recorded_at)
+        kind = str(event.kind)
+        row = {
+            "id": keys.event_pk(account_id, kind, event.key),
+            "account_id": account_id,
+            "user_id": event.account.user_id,
+            "kind": kind,
+            "key": event.key,
+            "trade_id": event.trade_id,
+            "venue_ts": event.venue_ts,
+            "detail": event.detail,
+            "recorded_at": event.recorded_at,
+        }
+        return insert_or_ignore_one(self.connection, loop_events, row)
+
+    def for_user(self, user_id: str, kind: str | None = None) -> list[LoopEvent]:
+        """The user's events (of one kind if given), in the order they were recorded."""
+        query = (
+            select(loop_events, accounts.c.venue, accounts.c.sub_account)
+            .join(accounts, accounts.c.id == loop_events.c.account_id)
+            .where(loop_events.c.user_id == user_id)
+            .order_by(loop_events.c.recorded_at, loop_events.c.kind, loop_events.c.key, loop_events.c.id)
+        )
+        if kind is not None:
+            query = query.where(loop_events.c.kind == str(kind))
+        return [
+            LoopEvent(
+                kind=EventKind(row.kind),
+                account=AccountRef(user_id, row.venue, row.sub_account),
+                key=row.key,
+                recorded_at=row.recorded_at,
+                trade_id=row.trade_id,
+                venue_ts=row.venue_ts,
+                detail=row.detail,
+            )
+            for row in self.connection.execute(query)
+        ]

@@ -1,0 +1,206 @@
+"""Use case: place a trade from an analysis (the auto-integration step of the loop)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from decimal import ROUND_DOWN, Decimal
+
+from driftloop.domain.decision import Decision
+from driftloop.domain.errors import DriftloopError, InputError, TemporaryError
+from driftloop.domain.ids import stable_id
+from driftloop.domain.markets import UnknownMarketError, market_index
+from driftloop.domain.model import Analysis, OrderLeg, Side, TradeStatus
+from driftloop.domain.trade import AccountRef, OrderRecord, Trade
+from driftloop.services.policy import Policy, RawPolicy
+from driftloop.services.ports import BracketRequest, Clock, Placement, UnitOfWork, Venue
+from driftloop.services.retry import RetryPolicy, with_retry
+
+log = logging.getLogger(__name__)
+
+BASE_STEP = Decimal("0.000000001")  # Drift BASE_PRECISION 1e9; live sizes round down to it
+_LEGS = (OrderLeg.ENTRY, OrderLeg.STOP_LOSS, OrderLeg.TAKE_PROFIT)
+MAX_USER_ORDER_ID = 255  # Drift's user_order_id is a u8; 0 means none
+
+
+def live_trade_id(user_id: str, analysis_id: str) -> str:
+    return stable_id("trd", "live", user_id, analysis_id)
+
+
+def allocate_user_order_ids(used: set[int], count: int) -> list[int]:
+    """The lowest ids free among the account's open orders (a hash would collide)."""
+    free = [i for i in range(1, MAX_USER_ORDER_ID + 1) if i not in used][:count]
+    if len(free) < count:
+        raise DriftloopError("no free user_order_id on this sub-account (255 open orders)")
+    return free
+
+
+def wrong_side(side: Side, price: Decimal, analysis: Analysis) -> str | None:
+    above, below = (
+        (analysis.take_profit, analysis.stop_loss)
+        if side is Side.LONG
+        else (analysis.stop_loss, analysis.take_profit)
+    )
+    if not below < price < above:
+        return (
+            f"stop loss {analysis.stop_loss} and take profit {analysis.take_profit} must lie on either side "
+            f"of the current price {price} for a {side.value.lower()}"
+        )
+    return None
+
+
+class TradingService:
+    """place_trade: validate, decide, execute, store, and make sure the user is monitored."""
+
+    def __init__(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        venue_for: Callable[[AccountRef], Venue],
+        clock: Clock,
+        policy: Policy | None = None,
+        on_trade: Callable[[str], None] | None = None,
+        retry: RetryPolicy | None = None,
+        monitor_interval: float = 30.0,
+    ):
+        self._uow = uow_factory
+        self._venue_for = venue_for
+        self._clock = clock
+        self.policy: Policy = policy or RawPolicy()
+        self._on_trade = on_trade
+        self._retry = retry or RetryPolicy()
+        self._interval = monitor_interval
+
+    async def place_trade(
+        self,
+        user_id: str,
+        analysis: Analysis,
+        *,
+        venue: str = "paper",
+        sub_account: int = 0,
+        policy: Policy | None = None,
+    ) -> Trade:
+        """Idempotent on (user, analysis id): a retried request returns the same trade."""
+        if not user_id.strip():
+            raise InputError("must not be empty", field="userId")
+        try:
+            market = market_index(analysis.symbol)
+        except UnknownMarketError as exc:
+            raise InputError(str(exc), field="symbol") from None
+        account = AccountRef(user_id, venue, sub_account)
+        with self._uow() as uow:
+            existing = uow.trades.find_live(user_id, analysis.id)
+            open_here = [
+                t
+                for t in uow.trades.open_trades(user_id)
+                if t.account == account and t.market_index == market
+            ]
+        if existing is not None:
+            return existing
+        trade = Trade(
+            id=live_trade_id(user_id, analysis.id),
+            account=account,
+            analysis=analysis,
+            run_id="",
+            status=TradeStatus.SKIPPED,
+            market_index=market,
+            side=analysis.side,
+        )
+        decision = (policy or self.policy).decide(user_id, analysis)
+        trade.learning_data = decision.as_learning_data()
+        reason = self._skip_reason(analysis, decision, open_here)
+        if reason is None:
+            await self._execute(trade, account, market, decision)
+        else:
+            trade.reason = reason
+        return self._store(trade)
+
+    @staticmethod
+    def _skip_reason(analysis: Analysis, decision: Decision, open_here: list[Trade]) -> str | None:
+        if analysis.side is None:
+            return "HOLD recommendation: nothing to trade"
+        if not decision.take:
+            return decision.reason or f"skipped by the {decision.policy} policy"
+        if open_here:
+            return (
+                f"an open trade ({open_here[0].id}) already holds {analysis.symbol} on this sub-account; "
+                "Drift nets positions per market and sub-account"
+            )
+        return None
+
+    async def _execute(self, trade: Trade, account: AccountRef, market: int, decision: Decision) -> None:
+        analysis, side = trade.analysis, trade.side
+        assert side is not None
+        venue = self._venue_for(account)
+        try:
+            price = await with_retry(lambda: venue.mark_price(market), self._retry)
+            if price is None:
+                trade.reason = f"no market data for {analysis.symbol}"
+                return
+            stop = decision.stop_loss or analysis.stop_loss
+            target = decision.take_profit or analysis.take_profit
+            problem = wrong_side(side, price, replace(analysis, stop_loss=stop, take_profit=target))
+            if problem:
+                trade.reason = problem
+                return
+            size = (analysis.size_usd * decision.size_multiplier / price).quantize(BASE_STEP, ROUND_DOWN)
+            if size <= 0:
+                trade.reason = "size rounds down to zero at Drift's base precision"
+                return
+            open_orders = await with_retry(lambda: venue.open_orders(account), self._retry)
+            ids = allocate_user_order_ids({o.user_order_id for o in open_orders}, len(_LEGS))
+            request = BracketRequest(
+                trade_id=trade.id,
+                account=account,
+                symbol=analysis.symbol,
+                market_index=market,
+                side=side,
+                size=size,
+                stop_loss=stop,
+                take_profit=target,
+                leverage=decision.leverage or analysis.leverage,
+                user_order_ids=dict(zip(_LEGS, ids, strict=True)),
+                max_hold_minutes=analysis.max_hold_minutes,
+            )
+            placement = await with_retry(lambda: venue.place_bracket(request), self._retry)
+        except (TemporaryError, TimeoutError) as exc:
+            placement = Placement(accepted=False, reason=f"venue unavailable: {exc or type(exc).__name__}")
+        except DriftloopError as exc:
+            placement = Placement(accepted=False, reason=str(exc))
+        self._apply(trade, placement, request if placement.accepted else None)
+
+    @staticmethod
+    def _apply(trade: Trade, placement: Placement, request: BracketRequest | None) -> None:
+        if not placement.accepted or request is None:
+            trade.status, trade.reason = TradeStatus.FAILED, placement.reason or "order rejected by the venue"
+            return
+        trade.status, trade.drift_tx_id, trade.size = TradeStatus.OPEN, placement.tx_id, request.size
+        triggers = {OrderLeg.STOP_LOSS: request.stop_loss, OrderLeg.TAKE_PROFIT: request.take_profit}
+        trade.orders = [
+            OrderRecord(
+                leg,
+                placement.order_ids[leg],
+                request.user_order_ids[leg],
+                triggers.get(leg),
+                placement.tx_id or "",
+                "OPEN",
+            )
+            for leg in _LEGS
+            if leg in placement.order_ids
+        ]
+
+    def _store(self, trade: Trade) -> Trade:
+        now = self._clock.now()
+        with self._uow() as uow:
+            raced = uow.trades.find_live(trade.account.user_id, trade.analysis.id)
+            if raced is not None:  # a concurrent identical request stored first
+                return raced
+            uow.accounts.ensure(trade.account, now)
+            uow.trades.save(trade, now)
+            if trade.status is TradeStatus.OPEN:
+                uow.accounts.set_monitoring(trade.account.user_id, True, self._interval, now)
+            uow.commit()
+        if trade.status is TradeStatus.OPEN and self._on_trade:
+            self._on_trade(trade.account.user_id)
+        log.info("trade %s %s %s", trade.id, trade.status.value, trade.reason or trade.drift_tx_id)
+        return trade
