@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from decimal import Decimal
 
 from driftloop.domain.events import EventKind, LoopEvent
@@ -18,7 +19,7 @@ from driftloop.domain.model import ExitReason, Fill, FundingPayment, OrderLeg, T
 from driftloop.domain.outcome import DEFAULT_BREAKEVEN_PCT, compute_outcome, extremes_from_bars
 from driftloop.domain.pnl import summarize
 from driftloop.domain.trade import AccountRef, Trade
-from driftloop.services.ports import Clock, MarketData, UnitOfWork, Venue, VenueEvents
+from driftloop.services.ports import Clock, MarketData, UnitOfWork, Venue, VenueEvents, VenuePosition
 from driftloop.services.reconcile import Reconciler
 from driftloop.services.retry import RetryPolicy, with_retry
 
@@ -37,6 +38,23 @@ class CheckResult:
     outcomes: list[str] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
     skipped_accounts: int = 0  # held by another worker this cycle
+
+
+@dataclass(slots=True)
+class _AccountRead:
+    """What the venue said about one account this cycle (read before the transaction)."""
+
+    account: AccountRef
+    cursor: str | None
+    events: VenueEvents
+    positions: Sequence[VenuePosition]
+    held: dict[int, Decimal]
+    marks: dict[int, Decimal]
+
+    def unchanged(self, known: tuple[dict[int, Decimal], int] | None) -> bool:
+        events = self.events
+        quiet = not events.fills and not events.funding and events.cursor == self.cursor
+        return quiet and known is not None and known[0] == self.held
 
 
 class OutcomeCapture:
@@ -60,61 +78,92 @@ class OutcomeCapture:
         self._band = breakeven_pct
         self._retry = retry or RetryPolicy()
         self.reconciler = reconciler or Reconciler()
+        self._expected: dict[AccountRef, tuple[dict[int, Decimal], int]] = {}  # after the last full cycle
+        self._orphans: dict[AccountRef, set[str]] = {}  # order ids of closed trades still to cancel
 
     async def check_trades(self, user_id: str) -> CheckResult:
+        """One cycle for every account of the user; all changes in one transaction with the cursors."""
         result = CheckResult(user_id)
         with self._uow() as uow:
-            accounts = uow.accounts.accounts_of(user_id)
-        for account in accounts:
-            await self._check_account(account, result)
+            cursors = {a: uow.cursors.get(a, EVENTS_STREAM) for a in uow.accounts.accounts_of(user_id)}
+        reads: list[_AccountRead] = []
+        for account, cursor in cursors.items():
+            read = await self._read(
+                account, cursor
+            )  # outside the transaction: nothing kept from a failed read
+            if read.unchanged(self._expected.get(account)):
+                # Nothing new and the venue agrees with the last full cycle: cost independent of open trades.
+                result.trades_checked += self._expected[account][1]
+            else:
+                reads.append(read)
+        self.reconciler.marks_needed.clear()  # asked for again by the next reconciliation if still needed
+        if reads:
+            self._apply(user_id, reads, result)
+        for account in cursors:
+            await self._retry_orphans(self._venue_for(account), account)
         return result
 
-    async def _check_account(self, account: AccountRef, result: CheckResult) -> None:
+    async def _read(self, account: AccountRef, cursor: str | None) -> _AccountRead:
         venue = self._venue_for(account)
-        with self._uow() as uow:
-            cursor = uow.cursors.get(account, EVENTS_STREAM)
-        # Read the venue first, outside the transaction; nothing is recorded from a failed read.
         events = await with_retry(lambda: venue.events_since(account, cursor), self._retry)
         positions = await with_retry(lambda: venue.positions(account), self._retry)
-        marks = await self._marks(venue)
-        closed: list[Trade] = []
+        held = {p.market_index: p.size for p in positions if p.size != 0}
+        marks = await self._marks(venue) if self.reconciler.marks_needed else {}
+        return _AccountRead(account, cursor, events, positions, held, marks)
+
+    def _apply(self, user_id: str, reads: list[_AccountRead], result: CheckResult) -> None:
         with self._uow() as uow:
-            if not uow.try_lock_user(account.user_id) or uow.cursors.get(account, EVENTS_STREAM) != cursor:
-                result.skipped_accounts += 1  # another worker holds the user or moved on: next cycle
+            if not uow.try_lock_user(user_id):
+                result.skipped_accounts += len(reads)  # another worker holds the user: next cycle
                 return
+            current = [r for r in reads if uow.cursors.get(r.account, EVENTS_STREAM) == r.cursor]
+            result.skipped_accounts += len(reads) - len(current)  # another worker moved on: next cycle
             now = self._clock.now()
-            trades = [t for t in uow.trades.open_trades(account.user_id) if t.account == account]
-            result.trades_checked += len(trades)
-            changed = self._ingest(trades, events, result, uow, account)
-            for trade in trades:
-                if trade.status is TradeStatus.OPEN and self._close_if_flat(trade):
-                    changed.add(trade.id)
-            findings = self.reconciler.reconcile(account, trades, positions, now, marks)
-            for trade_id in findings.closed_trades:
-                trade = next(t for t in trades if t.id == trade_id)
-                if self._close_if_flat(trade):
-                    changed.add(trade.id)
-            for event in findings.events:
-                if uow.events.record(event):
-                    result.events.append(event.kind.value)
-            for trade in trades:
-                if trade.id in changed and trade.status is TradeStatus.CLOSED:
-                    closed.append(trade)
-                    result.outcomes.append(trade.id)
-                    uow.events.record(
-                        LoopEvent(
-                            EventKind.OUTCOME_CAPTURED,
-                            account,
-                            trade.id,
-                            now,
-                            trade.id,
-                            trade.outcome.closed_at if trade.outcome else None,
-                        )
-                    )
-            uow.trades.save_many([t for t in trades if t.id in changed], now)
-            uow.cursors.set(account, EVENTS_STREAM, events.cursor, now)
+            by_account: dict[AccountRef, list[Trade]] = {r.account: [] for r in current}
+            for trade in uow.trades.open_trades(user_id) if current else []:
+                if trade.account in by_account:
+                    by_account[trade.account].append(trade)
+            changed: list[Trade] = []
+            for read in current:
+                changed += self._process(read, by_account[read.account], result, uow, now)
+            uow.trades.save_many(changed, now)
+            for read in current:
+                uow.cursors.set(read.account, EVENTS_STREAM, read.events.cursor, now)
             uow.commit()
-        await self._cancel_orphans(venue, account, closed)
+        for read in current:
+            trades = by_account[read.account]
+            still_open = [t for t in trades if t.status is TradeStatus.OPEN]
+            self._expected[read.account] = (_expected_positions(still_open), len(still_open))
+            closed = [t for t in trades if t.status is TradeStatus.CLOSED]
+            self._orphans.setdefault(read.account, set()).update(
+                o.venue_order_id for t in closed for o in t.orders
+            )
+
+    def _process(
+        self, read: _AccountRead, trades: list[Trade], result: CheckResult, uow: UnitOfWork, now: datetime
+    ) -> list[Trade]:
+        """Fills, funding, closes and reconciliation of one account; returns the trades that changed."""
+        account = read.account
+        result.trades_checked += len(trades)
+        changed = self._ingest(trades, read.events, result, uow, account)
+        for trade in trades:
+            if trade.status is TradeStatus.OPEN and self._close_if_flat(trade):
+                changed.add(trade.id)
+        findings = self.reconciler.reconcile(account, trades, read.positions, now, read.marks)
+        for trade_id in findings.closed_trades:
+            trade = next(t for t in trades if t.id == trade_id)
+            if self._close_if_flat(trade):
+                changed.add(trade.id)
+        for event in findings.events:
+            if uow.events.record(event):
+                result.events.append(event.kind.value)
+        for trade in trades:
+            if trade.id in changed and trade.status is TradeStatus.CLOSED and trade.outcome is not None:
+                result.outcomes.append(trade.id)
+                captured = LoopEvent(EventKind.OUTCOME_CAPTURED, account, trade.id, now, trade.id,
+                                     trade.outcome.closed_at)  # fmt: skip
+                uow.events.record(captured)
+        return [t for t in trades if t.id in changed]
 
     def _ingest(
         self,
@@ -200,21 +249,38 @@ class OutcomeCapture:
             price = await with_retry(lambda m=market: venue.mark_price(m), self._retry)  # type: ignore[misc]
             if price is not None:
                 marks[market] = price
-        self.reconciler.marks_needed.clear()
         return marks
 
-    async def _cancel_orphans(self, venue: Venue, account: AccountRef, closed: Sequence[Trade]) -> None:
-        """Cancel any order of a closed trade the venue still holds (reduce-only siblings)."""
-        if not closed:
+    async def _retry_orphans(self, venue: Venue, account: AccountRef) -> None:
+        """Cancel any order of a closed trade the venue still holds (reduce-only siblings).
+
+        Runs after the commit: the outcome is already safe; a failure is retried next cycle.
+        """
+        pending = self._orphans.get(account)
+        if not pending:
             return
-        ours = {o.venue_order_id for t in closed for o in t.orders}
         try:
             open_orders = await with_retry(lambda: venue.open_orders(account), self._retry)
             for order in open_orders:
-                if order.order_id in ours:
+                if order.order_id in pending:
                     await with_retry(lambda oid=order.order_id: venue.cancel(account, oid), self._retry)  # type: ignore[misc]
-        except Exception:  # the next cycle's sweep retries; the outcome is already safe
-            log.warning("could not cancel orphaned orders for %s", account, exc_info=True)
+            pending.clear()
+        except Exception:
+            log.warning(
+                "could not cancel orphaned orders for %s; retrying next cycle", account, exc_info=True
+            )
+
+
+def _expected_positions(trades: Sequence[Trade]) -> dict[int, Decimal]:
+    """The signed position per market our open trades add up to."""
+    expected: dict[int, Decimal] = {}
+    for trade in trades:
+        if trade.side is None:
+            continue
+        size = summarize(trade.side, trade.fills).open_size * trade.side.sign
+        if size != 0:
+            expected[trade.market_index] = expected.get(trade.market_index, Decimal(0)) + size
+    return expected
 
 
 def _unique_fills(fills: Sequence[Fill]) -> list[Fill]:

@@ -186,8 +186,13 @@ class TradeRepository(Protocol):
         """The live trade (run "") made from this analysis of this user, if any."""
         ...
 
-    def open_trades(self, user_id: str) -> list[Trade]:
-        """The user's live trades with status OPEN (entry pending or filled), oldest first."""
+    def open_trades(self, user_id: str, account: AccountRef | None = None) -> list[Trade]:
+        """The user's live trades with status OPEN (entry pending or filled), of one account if given,
+        oldest first."""
+        ...
+
+    def open_trade_in(self, account: AccountRef, market_index: int) -> str | None:
+        """The id of the OPEN live trade holding that market on that account (positions net)."""
         ...
 
     def live_trades(self, user_id: str, status: TradeStatus | None = None) -> list[Trade]:

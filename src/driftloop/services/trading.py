@@ -90,11 +90,7 @@ class TradingService:
         account = AccountRef(user_id, venue, sub_account)
         with self._uow() as uow:
             existing = uow.trades.find_live(user_id, analysis.id)
-            open_here = [
-                t
-                for t in uow.trades.open_trades(user_id)
-                if t.account == account and t.market_index == market
-            ]
+            holder = uow.trades.open_trade_in(account, market)
         if existing is not None:
             return existing
         trade = Trade(
@@ -108,7 +104,7 @@ class TradingService:
         )
         decision = (policy or self.policy).decide(user_id, analysis)
         trade.learning_data = decision.as_learning_data()
-        reason = self._skip_reason(analysis, decision, open_here)
+        reason = self._skip_reason(analysis, decision, holder)
         if reason is None:
             await self._execute(trade, account, market, decision)
         else:
@@ -116,14 +112,14 @@ class TradingService:
         return self._store(trade)
 
     @staticmethod
-    def _skip_reason(analysis: Analysis, decision: Decision, open_here: list[Trade]) -> str | None:
+    def _skip_reason(analysis: Analysis, decision: Decision, holder: str | None) -> str | None:
         if analysis.side is None:
             return "HOLD recommendation: nothing to trade"
         if not decision.take:
             return decision.reason or f"skipped by the {decision.policy} policy"
-        if open_here:
+        if holder:
             return (
-                f"an open trade ({open_here[0].id}) already holds {analysis.symbol} on this sub-account; "
+                f"an open trade ({holder}) already holds {analysis.symbol} on this sub-account; "
                 "Drift nets positions per market and sub-account"
             )
         return None

@@ -144,9 +144,30 @@ class SqlTradeRepository:
         found = load_trades(self.connection, trades_table.c.analysis_pk == analysis_pk)
         return found[0] if found else None
 
-    def open_trades(self, user_id: str) -> list[Trade]:
-        """The user's live OPEN trades, oldest analysis first."""
-        return self.live_trades(user_id, TradeStatus.OPEN)
+    def open_trades(self, user_id: str, account: AccountRef | None = None) -> list[Trade]:
+        """The user's live OPEN trades (of one account if given), oldest analysis first."""
+        if account is None:
+            return self.live_trades(user_id, TradeStatus.OPEN)
+        where = and_(
+            trades_table.c.account_id == keys.account_id(account),
+            trades_table.c.run_id == LIVE,
+            trades_table.c.status == str(TradeStatus.OPEN),
+        )
+        return load_trades(self.connection, where)
+
+    def open_trade_in(self, account: AccountRef, market_index: int) -> str | None:
+        """The id of the live OPEN trade holding that market on that account, if any (one indexed query)."""
+        query = (
+            select(trades_table.c.id)
+            .where(
+                trades_table.c.account_id == keys.account_id(account),
+                trades_table.c.run_id == LIVE,
+                trades_table.c.status == str(TradeStatus.OPEN),
+                trades_table.c.market_index == market_index,
+            )
+            .limit(1)
+        )
+        return self.connection.execute(query).scalar_one_or_none()
 
     def live_trades(self, user_id: str, status: TradeStatus | None = None) -> list[Trade]:
         """The user's live trades (of one status if given), oldest analysis first.

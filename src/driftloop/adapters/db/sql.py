@@ -63,6 +63,33 @@ def upsert(
     """
     if not rows:
         return
+    cache_key = (
+        connection.dialect.name,
+        table,
+        tuple(key),
+        frozenset(keep),
+        frozenset(keep_if_null),
+        touch,
+        unless,
+    )
+    stmt = _UPSERTS.get(cache_key)
+    if stmt is None:  # building the statement costs more than running it: build once per shape
+        stmt = _UPSERTS[cache_key] = _build_upsert(connection, table, key, keep, keep_if_null, touch, unless)
+    connection.execute(stmt, list(rows))
+
+
+_UPSERTS: dict[tuple[Any, ...], Any] = {}
+
+
+def _build_upsert(
+    connection: Connection,
+    table: Table,
+    key: Sequence[str],
+    keep: Collection[str],
+    keep_if_null: Collection[str],
+    touch: str | None,
+    unless: Callable[[Any], ColumnElement[bool]] | None,
+) -> Any:
     stmt = _insert(connection, table)
     excluded = stmt.excluded
     skip = set(key) | set(keep) | ({touch} if touch else set())
@@ -79,8 +106,7 @@ def upsert(
     if touch:
         set_[touch] = excluded[touch]
     where = changed if unless is None else and_(changed, ~unless(excluded))
-    stmt = stmt.on_conflict_do_update(index_elements=list(key), set_=set_, where=where)
-    connection.execute(stmt, list(rows))
+    return stmt.on_conflict_do_update(index_elements=list(key), set_=set_, where=where)
 
 
 def distinct(values: Iterable[T]) -> list[T]:
