@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,6 +18,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 3000
     api_token: SecretStr | None = None
+    # a file holding the API token (read if it exists; `driftloop serve` on a loopback address writes a
+    # generated token there, mode 0600, when no token is configured)
+    api_token_file: Path | None = None
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)  # larger bodies: 413
     taker_fee_bps: Decimal = Field(default=Decimal(10), ge=0, le=1000)
     slippage_bps: Decimal = Field(default=Decimal(0), ge=0, le=1000)
     maintenance_margin_ratio: Decimal = Field(default=Decimal("0.03"), gt=0, lt=1)

@@ -254,6 +254,38 @@ def migrate_command(db: DbOpt = None) -> None:
         out.print(f"database at head: {container.engine.url.render_as_string(hide_password=True)}")
 
 
+@app.command("serve")
+def serve_command(
+    host: Annotated[
+        str, typer.Option("--host", help="Bind address (non-loopback needs a token).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 3000,
+    venue: Annotated[str, typer.Option("--venue", help="paper (drift: not in this build).")] = "paper",
+    candles: Annotated[
+        Path | None, typer.Option("--candles", help="Paper feed: replay these candles (default synthetic).")
+    ] = None,
+    speed: Annotated[float, typer.Option("--speed", min=0, help="Paper feed: × real time.")] = 60.0,
+    no_monitor: Annotated[
+        bool, typer.Option("--no-monitor", help="Run no monitor loops here (a `driftloop monitor` does).")
+    ] = False,
+    db: DbOpt = None,
+) -> None:
+    """The HTTP API (FastAPI on uvicorn) with the monitor, until SIGINT/SIGTERM."""
+    from driftloop.domain.errors import ConfigError
+    from driftloop.entrypoints.serve import run_serve
+    from driftloop.entrypoints.worker import configure_logging
+
+    configure_logging()
+    with user_errors():
+        try:
+            run_serve(
+                host=host, port=port, venue=venue, candles=candles, speed=speed, monitor=not no_monitor, db=db
+            )
+        except ConfigError as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+
+
 def main() -> None:
     try:
         app()
