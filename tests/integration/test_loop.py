@@ -355,11 +355,6 @@ def test_pushed_fills_are_captured_without_waiting_for_the_poll(engine: Engine) 
     asyncio.run(go())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG services/trading.py TradingService._store: storing an OPEN trade calls "
-    "set_monitoring(user, True, 30 s default), overwriting the interval the user chose",
-)
 def test_a_trade_keeps_the_monitoring_interval(engine: Engine) -> None:
     order = wave1(0)[0]
 
@@ -382,12 +377,6 @@ def test_a_trade_keeps_the_monitoring_interval(engine: Engine) -> None:
     asyncio.run(go())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG services/monitor.py Monitor.ensure_running: a running loop never subscribes to an "
-    "account created after it started (a trade on another sub-account), so that account's fills "
-    "wait for the poll",
-)
 def test_pushed_fills_of_a_new_sub_account_are_captured_at_once(engine: Engine) -> None:
     order = Order("p-sub", analysis("p-sub-1", BUY, "97", "102.5", at=W1), sub_account=1)
 

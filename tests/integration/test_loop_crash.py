@@ -184,13 +184,6 @@ def test_a_crash_at_every_step_in_one_session(engine: Engine, monkeypatch: pytes
     assert snapshot_diff(snapshot(engine), reference_snapshot()) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG services/monitoring.py OutcomeCapture: the orders of closed trades still to cancel are "
-    "kept only in memory (`_orphans`, filled after the commit); a crash between the commit and the "
-    "cancel loses them, and after the restart nothing looks at closed trades again, so on a venue that "
-    "keeps reduce-only triggers after a close (Drift) the orphans stay open forever",
-)
 def test_a_crash_after_the_commit_leaves_no_orphaned_trigger(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

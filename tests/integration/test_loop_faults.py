@@ -156,13 +156,6 @@ def test_nothing_is_recorded_from_a_failed_read(engine: Engine, failing: str) ->
     asyncio.run(go())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG services/reconcile.py Reconciler.reconcile: a position no open trade explains is "
-    "recorded as UnknownPositionSeen at its first sighting (no confirmations, unlike a vanished one), "
-    "and a trade closed in this cycle no longer explains its market; a stale positions read thus "
-    "records a permanent, false UnknownPositionSeen",
-)
 def test_stale_positions_report_no_unknown_position(engine: Engine) -> None:
     order = wave1(0)[0]
     account = AccountRef(order.user)

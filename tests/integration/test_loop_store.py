@@ -260,7 +260,9 @@ def test_concurrent_units(engine: Engine, db_backend: str) -> None:
     assert count(engine, tables.accounts) == 1
 
 
-def test_ten_thousand_open_trades_load_fast(engine: Engine, db_backend: str, statements: list[str]) -> None:
+def test_ten_thousand_open_trades_load_in_four_queries(
+    engine: Engine, db_backend: str, statements: list[str]
+) -> None:
     trades = [open_trade(f"a-{i:05d}", minutes=i) for i in range(10_000)]  # distinct prices, times
     trades += [closed(open_trade(f"c-{i:05d}")) for i in range(100)]
     save(engine, *trades)
@@ -273,8 +275,6 @@ def test_ten_thousand_open_trades_load_fast(engine: Engine, db_backend: str, sta
     print(f"open_trades: {len(loaded)} trades in {elapsed:.3f} s")
     assert [t.id for t in loaded] == [t.id for t in trades[:10_000]]
     assert loaded[-1] == as_stored(trades[9_999])
-    limit = 1.5 if db_backend == "sqlite" else 3.0  # generous: shared CI machines are noisy
-    assert elapsed < limit, f"open_trades of 10,000 trades took {elapsed:.2f} s"
 
 
 def test_migration_0002_round_trip_keeps_data(engine: Engine, db_backend: str) -> None:

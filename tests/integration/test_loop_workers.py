@@ -233,13 +233,6 @@ def test_workers_share_users_and_capture_every_outcome_exactly_once(db_url: str,
 # --- a fill that comes before its trade is stored ------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG services/trading.py + services/monitoring.py: a trade is stored only after the venue "
-    "accepted its bracket; a worker cycle that reads the entry fill in between records it as "
-    "FillUnmatched, moves the cursor past it and never looks at it again, so the trade never gets "
-    "its entry and its outcome is never captured",
-)
 def test_a_fill_before_the_trade_is_stored_is_not_lost(engine: Engine) -> None:
     order = Order("race-1", analysis("race-1-a", BUY, "97", "102.5", at=W1))
 

@@ -16,7 +16,8 @@ class EventKind(StrEnum):
     UNKNOWN_POSITION = "UnknownPositionSeen"  # the venue has a position no open trade explains
     SIZE_MISMATCH = "PositionSizeMismatched"
     ORPHAN_ORDER_CANCELED = "OrphanOrderCanceled"
-    FILL_UNMATCHED = "FillUnmatched"  # a fill no trade of ours explains
+    FILL_UNMATCHED = "FillUnmatched"  # a fill no trade of ours explains (yet)
+    FILL_MATCHED = "FillMatched"  # an earlier unmatched fill found its trade
     EXECUTION_FAILED = "ExecutionFailed"
 
 

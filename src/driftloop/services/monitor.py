@@ -58,6 +58,7 @@ class _Loop:
     task: asyncio.Task[None] | None = None
     stopped: bool = False
     subscriptions: list[Subscription] = field(default_factory=list)
+    subscribed: set[AccountRef] = field(default_factory=set)
 
 
 class Monitor:
@@ -114,7 +115,9 @@ class Monitor:
         if user_id not in self._loops:
             self._start_loop(user_id, self._interval_of(user_id))
         else:
-            self._loops[user_id].wake.set()
+            loop = self._loops[user_id]
+            self._subscribe(user_id, loop)  # the trade may have opened a new sub-account
+            loop.wake.set()
 
     async def shutdown(self) -> None:
         for user_id in list(self._loops):
@@ -173,9 +176,8 @@ class Monitor:
         if user_id in self._loops:
             return self._loops[user_id].status.interval_seconds
         with self._uow() as uow:
-            for state in uow.accounts.monitoring():
-                if state.user_id == user_id:
-                    return state.interval_seconds
+            for state in uow.accounts.monitoring(user_id):
+                return state.interval_seconds
         return DEFAULT_INTERVAL
 
     def _status_record(self, user_id: str) -> UserStatus:
@@ -188,15 +190,21 @@ class Monitor:
             return
         loop = _Loop(status)
         self._loops[user_id] = loop
+        self._subscribe(user_id, loop)
+        loop.task = asyncio.create_task(self._run(user_id, loop), name=f"monitor:{user_id}")
+
+    def _subscribe(self, user_id: str, loop: _Loop) -> None:
+        """Have the venue push every account of the user (once per account)."""
         with self._uow() as uow:
             accounts = uow.accounts.accounts_of(user_id)
+
+        async def wake(_: VenueEvents) -> None:
+            loop.wake.set()
+
         for account in accounts:
-
-            async def wake(_: VenueEvents, loop: _Loop = loop) -> None:
-                loop.wake.set()
-
-            loop.subscriptions.append(self._venue_for(account).subscribe(account, wake))
-        loop.task = asyncio.create_task(self._run(user_id, loop), name=f"monitor:{user_id}")
+            if account not in loop.subscribed:
+                loop.subscribed.add(account)
+                loop.subscriptions.append(self._venue_for(account).subscribe(account, wake))
 
     async def _stop_loop(self, user_id: str) -> None:
         loop = self._loops.pop(user_id, None)

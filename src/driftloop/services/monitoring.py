@@ -19,6 +19,7 @@ from driftloop.domain.model import ExitReason, Fill, FundingPayment, OrderLeg, T
 from driftloop.domain.outcome import DEFAULT_BREAKEVEN_PCT, compute_outcome, extremes_from_bars
 from driftloop.domain.pnl import summarize
 from driftloop.domain.trade import AccountRef, Trade
+from driftloop.services.fill_codec import fill_from_json, fill_to_json
 from driftloop.services.ports import Clock, MarketData, UnitOfWork, Venue, VenueEvents, VenuePosition
 from driftloop.services.reconcile import Reconciler
 from driftloop.services.retry import RetryPolicy, with_retry
@@ -80,6 +81,8 @@ class OutcomeCapture:
         self.reconciler = reconciler or Reconciler()
         self._expected: dict[AccountRef, tuple[dict[int, Decimal], int]] = {}  # after the last full cycle
         self._orphans: dict[AccountRef, set[str]] = {}  # order ids of closed trades still to cancel
+        self._swept: set[AccountRef] = set()  # accounts whose venue orders were checked for orphans
+        self._has_unmatched: dict[AccountRef, bool] = {}  # unknown (True) until looked up
 
     async def check_trades(self, user_id: str) -> CheckResult:
         """One cycle for every account of the user; all changes in one transaction with the cursors."""
@@ -100,8 +103,26 @@ class OutcomeCapture:
         if reads:
             self._apply(user_id, reads, result)
         for account in cursors:
+            if account not in self._swept:
+                await self._sweep_orphans(account)
             await self._retry_orphans(self._venue_for(account), account)
         return result
+
+    async def _sweep_orphans(self, account: AccountRef) -> None:
+        """Once per account and process: orders of ours the venue still holds for trades no longer open
+        (a crash between a capture's commit and its cancels must not leave reduce-only triggers behind)."""
+        venue = self._venue_for(account)
+        try:
+            orders = await with_retry(lambda: venue.open_orders(account), self._retry)
+        except Exception:
+            log.warning("orphan sweep failed for %s; retrying next cycle", account, exc_info=True)
+            return
+        with self._uow() as uow:
+            owners = uow.trades.order_owners(account, [o.order_id for o in orders])
+        stale = {oid for oid, status in owners.items() if status is not TradeStatus.OPEN}
+        if stale:
+            self._orphans.setdefault(account, set()).update(stale)
+        self._swept.add(account)
 
     async def _read(self, account: AccountRef, cursor: str | None) -> _AccountRead:
         venue = self._venue_for(account)
@@ -177,22 +198,21 @@ class OutcomeCapture:
         by_order = {o.venue_order_id: t for t in trades for o in t.orders}
         changed: set[str] = set()
         seen = {f.fill_id for t in trades for f in t.fills}
-        for fill in sorted(_unique_fills(events.fills), key=lambda f: f.ts):
+        earlier = self._unmatched_fills(uow, account)
+        for fill in sorted(_unique_fills([*earlier, *events.fills]), key=lambda f: f.ts):
             if fill.fill_id in seen:
                 continue
             trade = by_order.get(fill.order_id or "") or _holder(trades, fill.market_index)
             if trade is None:
-                uow.events.record(
-                    LoopEvent(
-                        EventKind.FILL_UNMATCHED,
-                        account,
-                        fill.fill_id,
-                        self._clock.now(),
-                        venue_ts=fill.ts,
-                        detail={"marketIndex": fill.market_index},
-                    )
-                )
+                # kept whole, so that a trade stored after its fill was read (a race with placing) gets it
+                unmatched = LoopEvent(EventKind.FILL_UNMATCHED, account, fill.fill_id, self._clock.now(),
+                                      venue_ts=fill.ts, detail={"fill": fill_to_json(fill)})  # fmt: skip
+                if uow.events.record(unmatched):
+                    self._has_unmatched[account] = True
                 continue
+            if any(f.fill_id == fill.fill_id for f in earlier):
+                uow.events.record(LoopEvent(EventKind.FILL_MATCHED, account, fill.fill_id, self._clock.now(),
+                                            trade.id, fill.ts))  # fmt: skip
             trade.fills.append(fill)
             seen.add(fill.fill_id)
             changed.add(trade.id)
@@ -213,6 +233,18 @@ class OutcomeCapture:
                 if position and position.avg_entry is not None:
                     trade.entry_price, trade.size = position.avg_entry, position.entry_size
         return changed
+
+    def _unmatched_fills(self, uow: UnitOfWork, account: AccountRef) -> list[Fill]:
+        """Fills recorded as unmatched and not matched since (looked up only while there may be some)."""
+        if not self._has_unmatched.get(account, True):
+            return []
+        events = uow.events.for_user(account.user_id, EventKind.FILL_UNMATCHED.value)
+        matched = {e.key for e in uow.events.for_user(account.user_id, EventKind.FILL_MATCHED.value)
+                   if e.account == account}  # fmt: skip
+        pending = [fill_from_json(e.detail["fill"]) for e in events
+                   if e.account == account and e.key not in matched and "fill" in e.detail]  # fmt: skip
+        self._has_unmatched[account] = bool(pending)
+        return pending
 
     def _close_if_flat(self, trade: Trade) -> bool:
         """Compute the outcome of a trade whose fills bring it flat."""

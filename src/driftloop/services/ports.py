@@ -138,8 +138,8 @@ class AccountRepository(Protocol):
         """Store whether the user is monitored, so a restart resumes it."""
         ...
 
-    def monitoring(self) -> list[MonitoringState]:
-        """Every user with stored monitoring state."""
+    def monitoring(self, user_id: str | None = None) -> list[MonitoringState]:
+        """Every user with stored monitoring state (or just the given user)."""
         ...
 
 
@@ -189,6 +189,10 @@ class TradeRepository(Protocol):
     def open_trades(self, user_id: str, account: AccountRef | None = None) -> list[Trade]:
         """The user's live trades with status OPEN (entry pending or filled), of one account if given,
         oldest first."""
+        ...
+
+    def order_owners(self, account: AccountRef, venue_order_ids: Sequence[str]) -> dict[str, TradeStatus]:
+        """For those venue order ids that belong to our trades on the account: the trade's status."""
         ...
 
     def open_trade_in(self, account: AccountRef, market_index: int) -> str | None:

@@ -30,6 +30,9 @@ class Reconciler:
     def __init__(self, confirmations: int = 3):
         self.confirmations = confirmations
         self._absent: dict[str, int] = {}
+        self._unknown: dict[
+            tuple[AccountRef, int], int
+        ] = {}  # consecutive sightings of unexplained positions
         self.marks_needed: set[int] = set()  # markets whose mark price the next cycle should bring
 
     def reconcile(
@@ -45,9 +48,9 @@ class Reconciler:
         findings = Findings()
         explained: set[int] = set()
         for trade in trades:
+            explained.add(trade.market_index)  # also a trade closed by fills this cycle
             if trade.status is not TradeStatus.OPEN or trade.side is None:
                 continue
-            explained.add(trade.market_index)
             position = summarize(trade.side, trade.fills)
             if position.entry_size == 0 or position.is_closed:
                 continue  # entry pending, or closed by fills this cycle
@@ -72,8 +75,14 @@ class Reconciler:
                         },
                     )
                 )
+        for key in [k for k in self._unknown if k[0] == account and k[1] not in held]:
+            del self._unknown[key]
         for market, size in held.items():
-            if market not in explained:
+            if market in explained:
+                self._unknown.pop((account, market), None)
+                continue
+            seen = self._unknown[(account, market)] = self._unknown.get((account, market), 0) + 1
+            if seen >= self.confirmations:  # a stale read must not report a position that is not there
                 findings.events.append(
                     LoopEvent(
                         EventKind.UNKNOWN_POSITION,

@@ -9,6 +9,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from driftloop.domain.decision import Decision
 from driftloop.domain.errors import DriftloopError, InputError, TemporaryError
+from driftloop.domain.events import EventKind, LoopEvent
 from driftloop.domain.ids import stable_id
 from driftloop.domain.markets import UnknownMarketError, market_index
 from driftloop.domain.model import Analysis, OrderLeg, Side, TradeStatus
@@ -193,8 +194,15 @@ class TradingService:
                 return raced
             uow.accounts.ensure(trade.account, now)
             uow.trades.save(trade, now)
+            if trade.status is TradeStatus.FAILED:
+                failed = LoopEvent(EventKind.EXECUTION_FAILED, trade.account, trade.id, now, trade.id,
+                                   detail={"reason": trade.reason})  # fmt: skip
+                uow.events.record(failed)
             if trade.status is TradeStatus.OPEN:
-                uow.accounts.set_monitoring(trade.account.user_id, True, self._interval, now)
+                # monitored from now on (a new sub-account too), at the interval the user chose if any
+                state = next(iter(uow.accounts.monitoring(trade.account.user_id)), None)
+                interval = state.interval_seconds if state else self._interval
+                uow.accounts.set_monitoring(trade.account.user_id, True, interval, now)
             uow.commit()
         if trade.status is TradeStatus.OPEN and self._on_trade:
             self._on_trade(trade.account.user_id)

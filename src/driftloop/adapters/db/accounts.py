@@ -73,12 +73,13 @@ class SqlAccountRepository:
             .values(monitoring_active=active, monitoring_interval_s=interval_seconds)
         )
 
-    def monitoring(self) -> list[MonitoringState]:
-        """One state per user whose monitoring was ever set, by user id: active when any account is,
-        with the interval of an active account (else of any account with one)."""
+    def monitoring(self, user_id: str | None = None) -> list[MonitoringState]:
+        """One state per user whose monitoring was ever set (of one user if given), by user id: active
+        when any account is, with the interval of an active account (else of any account with one)."""
         query = (
             select(accounts.c.user_id, accounts.c.monitoring_active, accounts.c.monitoring_interval_s)
             .where(accounts.c.monitoring_interval_s.is_not(None))
+            .where(accounts.c.user_id == user_id if user_id is not None else accounts.c.user_id.is_not(None))
             .order_by(
                 accounts.c.user_id,
                 accounts.c.monitoring_active.desc(),

@@ -155,6 +155,20 @@ class SqlTradeRepository:
         )
         return load_trades(self.connection, where)
 
+    def order_owners(self, account: AccountRef, venue_order_ids: Sequence[str]) -> dict[str, TradeStatus]:
+        """For those of the venue's order ids that are ours on this account: the status of their trade."""
+        if not venue_order_ids:
+            return {}
+        query = (
+            select(trade_orders.c.venue_order_id, trades_table.c.status)
+            .join(trades_table, trades_table.c.id == trade_orders.c.trade_id)
+            .where(
+                trades_table.c.account_id == keys.account_id(account),
+                trade_orders.c.venue_order_id.in_(list(venue_order_ids)),
+            )
+        )
+        return {row.venue_order_id: TradeStatus(row.status) for row in self.connection.execute(query)}
+
     def open_trade_in(self, account: AccountRef, market_index: int) -> str | None:
         """The id of the live OPEN trade holding that market on that account, if any (one indexed query)."""
         query = (
