@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
@@ -94,6 +95,7 @@ def _run_replay(
     run_id: str,
     parameters: dict[str, Any],
     db: str | None,
+    policy: str = "raw",
 ) -> ReplayReport:
     from driftloop.bootstrap import bootstrap  # deferred: the database is only touched after validation
 
@@ -110,7 +112,17 @@ def _run_replay(
     ) as bar:
         task = bar.add_task("replay", total=len(analyses))
         advance: Callable[[int], None] = lambda n: bar.advance(task, n)  # noqa: E731
-        return replay(analyses, engine, container.uow(), container.clock, run_id, parameters, advance)
+        return replay(
+            analyses,
+            engine,
+            container.uow(),
+            container.clock,
+            run_id,
+            parameters,
+            advance,
+            policy=policy,
+            bar=timedelta(milliseconds=series.bar_ms),
+        )
 
 
 FeeOpt = Annotated[str, typer.Option("--taker-fee-bps", help="Taker fee per fill, bps of notional.")]
@@ -140,10 +152,13 @@ def replay_command(
     symbol: Annotated[
         str | None, typer.Option("--symbol", help="Market of the candles, e.g. SOL-PERP.")
     ] = None,
+    policy: Annotated[str, typer.Option("--policy", help="raw (take every analysis) or learned.")] = "raw",
     json_out: JsonOpt = None,
 ) -> None:
     """Replay analyses against the paper venue over candles, store every trade, print a summary."""
     with user_errors():
+        if policy not in ("raw", "learned"):
+            raise InputError(f"must be raw or learned, got {policy!r}", field="--policy")
         params = _params(taker_fee_bps, slippage_bps, breakeven_pct, maintenance_margin)
         started = time.perf_counter()
         series = read_candles(candles, symbol=symbol.upper() if symbol else None)
@@ -156,11 +171,12 @@ def replay_command(
             "breakevenPct": str(params.breakeven_pct),
             "maintenanceMarginRatio": str(params.maintenance_margin_ratio),
             "symbol": series.symbol,
+            "policy": policy,
         }
         run_id = run_id_for(digests, parameters)
         base = series.symbol.split("-")[0] if series.symbol else (analyses[0].base_asset if analyses else "")
         report = _run_replay(
-            analyses, series, funding_for(funding_series, base), params, run_id, parameters, db
+            analyses, series, funding_for(funding_series, base), params, run_id, parameters, db, policy
         )
         elapsed = time.perf_counter() - started
         if json_out:

@@ -62,6 +62,9 @@ def trade_json(trade: Trade) -> dict[str, Any]:
         "priceAccuracy": number(o.price_accuracy) if o else None,
         "accuracyScore": number(o.accuracy_score) if o else None,
         "brier": number(o.brier) if o else None,
+        "decision": trade.learning_data.get("decision"),
+        "calibratedWinProb": trade.learning_data.get("calibratedWinProb"),
+        "sizeMultiplier": trade.learning_data.get("sizeMultiplier"),
     }
 
 
@@ -76,6 +79,8 @@ def write_report_json(path: Path, report: ReplayReport) -> None:
         "trades": [trade_json(t) for t in report.trades],
         "summary": summary_json(report.summary),
     }
+    if report.evaluation is not None:
+        payload["evaluation"] = report.evaluation
     write_json(path, payload)
 
 

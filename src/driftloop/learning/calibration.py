@@ -9,22 +9,29 @@ Two parts, combined on the logit scale:
    about: starting from a uniform prior on the global rate, each level's
    "ring" of records (the level's node minus the next node on the path, i.e.
    the siblings' records) updates the estimate with variance
-   σ²/n_ring + τ_{l+1}²·Σn_j²/n_ring² (the siblings are themselves draws
-   around the parent), then τ_{l+1}² is added when stepping down a level, and
-   the context's own records update last. Every record is used once, so the
-   uncertainty is not double counted, and a sparse context ends close to its
-   parent while a context with thousands of trades tracks its own rate. In
-   beta-binomial terms each level's prior strength is a_l = σ̄²/τ_l² − 1
-   pseudo-trades (`prior_strengths`).
+   m(1−m)/n_ring + τ_{l+1}²·Σn_j²/n_ring² (m the current estimate; the
+   siblings are themselves draws around the parent), then τ_{l+1}² is added
+   when stepping down a level, and the context's own records update last.
+   Every record is used once, so the uncertainty is not double counted; a
+   sparse context ends close to its parent while a context with thousands of
+   trades tracks its own rate. In beta-binomial terms each level's prior
+   strength is a_l = σ̄²/τ_l² − 1 pseudo-trades (`prior_strengths`).
 
    τ_l² is estimated by empirical Bayes (method of moments, as DerSimonian–
    Laird): B_l = Σ_i n_i (p̂_i − p̂_parent)² has expectation
    dof_l·σ² + τ_l²·(N − Σ_p Σ_{i∈p} n_i²/N_p), with σ² the pooled within-node
-   Bernoulli variance. All sums are kept up to date in O(depth) per record.
-   Until `EB_MIN_TRADES` records (or when a level has no siblings anywhere)
-   τ_l = `TAU_DEFAULT` (10 percentage points, a = 24 at a 50 % rate); the
-   estimate is clamped to [`TAU_MIN`, `TAU_MAX`] (0.5 to 50 points). On coin
-   flips the estimate falls to the floor, so contexts pool to the base rate.
+   Bernoulli variance and dof_l the number of nodes minus the number of
+   parents. To refuse to learn from noise, only the part of B_l above the
+   95th percentile of its no-heterogeneity value, (dof + 1.645·√(2·dof))·σ²,
+   counts as heterogeneity. All sums are kept up to date in O(depth) per
+   record. Below `EB_MIN_TRADES` (50) records τ_l = `TAU_DEFAULT` (5
+   percentage points: a ≈ 99 pseudo-trades at 50 %); at a level without
+   siblings anywhere (dof = 0) nothing can tell its contexts apart from their
+   parents, so τ_l = `TAU_MIN` (full pooling); the estimate is clamped to
+   [`TAU_MIN`, `TAU_MAX`] (0.5 to 50 points: a between ~0 and ~10,000).
+   On coin flips the estimate falls to the floor and contexts pool to the
+   base rate; a context with a real edge of a few points over thousands of
+   trades keeps it.
 
 2. **Confidence map** (`monotone`): a non-decreasing isotonic map of stated
    confidence fitted per analyst, used with weight w ∈ [0, 1] that is 0 until
@@ -57,11 +64,13 @@ from driftloop.learning.reliability import CalibrationReport, calibration_report
 
 ROOT_MEAN = 0.5
 ROOT_VAR = 1.0 / 12.0  # uniform prior on the global win rate
-TAU_DEFAULT = 0.10
+TAU_DEFAULT = 0.05
 TAU_MIN = 0.005
 TAU_MAX = 0.50
 EB_MIN_TRADES = 50
+NOISE_Z = 1.6448536269514722
 _EPS = 1e-6
+_MIN_BERNOULLI_VAR = 0.01  # floor of p(1 − p) (p ≈ 1 %): a rate is never treated as certain
 
 
 class _Node:
@@ -179,10 +188,11 @@ class Calibrator:
         within_df = root.n - self._nodes_at[level]
         denom = root.n - self._herf[level]
         if dof < 1 or within_df <= 0 or denom <= 0:
-            return default
+            return TAU_MIN * TAU_MIN  # no siblings anywhere: nothing tells this level's contexts apart
         sigma2 = (root.k - self._sums[level]) / within_df
         between = self._sums[level] - self._sums[level - 1]
-        tau2 = (between - dof * sigma2) / denom
+        noise = dof + NOISE_Z * math.sqrt(2.0 * dof)  # 95th percentile of χ²_dof under no heterogeneity
+        tau2 = (between - noise * sigma2) / denom
         return min(TAU_MAX * TAU_MAX, max(TAU_MIN * TAU_MIN, tau2))
 
     def prior_strengths(self) -> dict[str, float]:
@@ -216,8 +226,8 @@ class Calibrator:
                 ring_n = node.n - (child.n if child is not None else 0)
                 if ring_n > 0:
                     ring_k = node.k - (child.k if child is not None else 0)
-                    smoothed = (ring_k + 1) / (ring_n + 2)
-                    meas_var = smoothed * (1 - smoothed) / ring_n
+                    # Bernoulli variance at the current (prior) mean: a handful of all-wins is not "precise"
+                    meas_var = max(mean * (1 - mean), _MIN_BERNOULLI_VAR) / ring_n
                     if level + 1 < DEPTH:  # the ring is the siblings of the next node on the path
                         others_sq = node.sq - (child.n * child.n if child is not None else 0)
                         meas_var += taus[level + 1] * others_sq / (ring_n * ring_n)

@@ -10,15 +10,21 @@ Per analysis (stated confidence c = confidence/100):
 - RR = |takeProfit − entry| / |entry − stopLoss| with entry = `entryPrice`,
   or, for a market entry without one, the midpoint of stop and take-profit
   (RR = 1: the policy does not guess the fill);
-- expected R = p·RR − (1 − p) (a bracket trade: a non-win is counted as a
-  full −1 R loss, which is conservative for breakeven and time-limit exits);
+- cost c: the average drag in R (fees, slippage, funding) of the stop and
+  target exits already observed, from the most specific level of the
+  context's path with `min_cost_trades` such exits (0 before), clipped to
+  [0, 1]: costs are learned, never assumed to help;
+- expected R = p·(RR − c) − (1 − p)·(1 + c), i.e. p·RR − (1 − p) without
+  costs (a bracket trade: a non-win is counted as a full −1 R loss, which is
+  conservative for breakeven and time-limit exits);
 - **skip** only when the expected R is negative *and* the evidence is
   enough: the one-sided 95 % upper bound p + 1.645·sd is still below the
-  break-even probability 1/(1 + RR), with at least `min_trades_to_skip`
-  trades behind the estimate;
-- **size multiplier**: fractional Kelly, f* = p − (1 − p)/RR, scaled so the
+  break-even probability (1 + c)/(1 + RR), with at least `min_trades_to_skip`
+  equivalent trades behind the estimate;
+- **size multiplier**: fractional Kelly, f* = p/(1 + c) − (1 − p)/(RR − c)
+  (= p − (1 − p)/RR without costs), scaled so the
   requested size is the stake of a trade whose `kelly_fraction`·f* equals
-  `baseline_fraction` (¼ Kelly, 5 %: full size from f* = 0.2, e.g. p = 0.6
+  `baseline_fraction` (¼ Kelly, 2.5 %: full size from f* = 0.1, e.g. p = 0.55
   at RR 1), clipped to [0, `max_multiplier`] (1: never above the requested
   size unless configured). It is blended with the raw size 1 by the evidence
   weight λ = e/(e + `evidence_half`), so with no data the policy behaves as
@@ -31,6 +37,10 @@ Per analysis (stated confidence c = confidence/100):
 - **suggested stop/target**: a tighter stop or closer target from the
   excursion what-ifs (`excursions.suggested_adjustments`: ≥ 50 trades,
   z ≥ 3), as prices when the analysis has an `entryPrice`.
+
+Suggestions are attached to skips too (a losing leverage bucket may be worth
+taking at the suggested leverage); the decision itself is always about the
+analysis as given.
 """
 
 from __future__ import annotations
@@ -58,11 +68,12 @@ class PolicyConfig:
 
     name: str = "learned"
     kelly_fraction: float = 0.25
-    baseline_fraction: float = 0.05
+    baseline_fraction: float = 0.025
     max_multiplier: float = 1.0
     evidence_half: float = 100.0
     skip_z: float = Z_ONE_SIDED_95
     min_trades_to_skip: int = 30
+    min_cost_trades: int = 10
     leverage_min_trades: int = 30
     leverage_z: float = Z_TWO_SIDED_95
 
@@ -78,13 +89,29 @@ def reward_risk(analysis: Analysis) -> float | None:
 
 
 def kelly_multiplier(
-    p: float, rr: float, *, kelly_fraction: float = 0.25, baseline_fraction: float = 0.05, cap: float = 1.0
+    p: float,
+    rr: float,
+    *,
+    cost: float = 0.0,
+    kelly_fraction: float = 0.25,
+    baseline_fraction: float = 0.025,
+    cap: float = 1.0,
 ) -> float:
-    """Size multiplier from fractional Kelly: clip(kelly_fraction·(p − (1−p)/RR) / baseline, 0, cap)."""
-    if rr <= 0:
+    """Size multiplier from fractional Kelly: clip(kelly_fraction·f* / baseline, 0, cap).
+
+    f* = p/(1 + cost) − (1 − p)/(RR − cost): the Kelly fraction of a bet that
+    wins RR − cost and loses 1 + cost (in R); p − (1 − p)/RR without costs.
+    """
+    win, loss = rr - cost, 1.0 + cost
+    if win <= 0:
         return 0.0
-    f = p - (1.0 - p) / rr
+    f = p / loss - (1.0 - p) / win
     return min(cap, max(0.0, kelly_fraction * f / baseline_fraction))
+
+
+def expected_r(p: float, rr: float, cost: float = 0.0) -> float:
+    """p·(RR − cost) − (1 − p)·(1 + cost)."""
+    return p * (rr - cost) - (1.0 - p) * (1.0 + cost)
 
 
 def _decimal(x: float, places: int = 4) -> Decimal:
@@ -134,9 +161,11 @@ class LearnedPolicy:
                 calibrated_win_prob=p,
                 details=details,
             )
-        expected_r = p * rr - (1.0 - p)
-        break_even = 1.0 / (1.0 + rr)
+        cost = self._cost(context)
+        exp_r = expected_r(p, rr, cost)
+        break_even = (1.0 + cost) / (1.0 + rr)
         upper = p + cfg.skip_z * est.std
+        details["costR"] = round(cost, 6)
         details["breakEvenProb"] = round(break_even, 6)
         details["winProbUpper95"] = round(min(1.0, upper), 6)
         if self.calibrator.count == 0:
@@ -145,52 +174,55 @@ class LearnedPolicy:
                 policy=self.name,
                 reason="no closed trades yet: taken as given",
                 calibrated_win_prob=p,
-                expected_r=expected_r,
+                expected_r=exp_r,
                 details=details,
             )
-        if expected_r < 0 and upper < break_even and est.evidence >= cfg.min_trades_to_skip:
+        leverage = self._leverage(context, details)
+        stop, target = self._stop_target(analysis, context, details)
+        if exp_r < 0 and upper < break_even and est.evidence >= cfg.min_trades_to_skip:
             reason = (
                 f"calibrated win probability {p:.3f} (95% upper bound {upper:.3f}, "
                 f"~{est.evidence:.0f} trades of evidence) is below the break-even {break_even:.3f} "
-                f"at RR {rr:.2f}: expected {expected_r:+.3f} R"
+                f"at RR {rr:.2f}: expected {exp_r:+.3f} R"
             )
-            return Decision(
-                take=False,
-                policy=self.name,
-                reason=reason,
-                size_multiplier=Decimal(0),
-                calibrated_win_prob=p,
-                expected_r=expected_r,
-                details=details,
+            multiplier = 0.0
+            take = False
+        else:
+            kelly = kelly_multiplier(
+                p,
+                rr,
+                cost=cost,
+                kelly_fraction=cfg.kelly_fraction,
+                baseline_fraction=cfg.baseline_fraction,
+                cap=cfg.max_multiplier,
             )
-        kelly = kelly_multiplier(
-            p,
-            rr,
-            kelly_fraction=cfg.kelly_fraction,
-            baseline_fraction=cfg.baseline_fraction,
-            cap=cfg.max_multiplier,
-        )
-        weight = est.evidence / (est.evidence + cfg.evidence_half)
-        multiplier = min(cfg.max_multiplier, (1.0 - weight) + weight * kelly)
-        details.update(kellyMultiplier=round(kelly, 6), evidenceWeight=round(weight, 6))
-        leverage = self._leverage(context, details)
-        stop, target = self._stop_target(analysis, context, details)
-        reason = (
-            f"expected {expected_r:+.3f} R at calibrated win probability {p:.3f} and RR {rr:.2f}; "
-            f"size {multiplier:.2f}× (¼-Kelly {kelly:.2f}×, evidence weight {weight:.2f})"
-        )
+            weight = est.evidence / (est.evidence + cfg.evidence_half)
+            multiplier = min(cfg.max_multiplier, (1.0 - weight) + weight * kelly)
+            details.update(kellyMultiplier=round(kelly, 6), evidenceWeight=round(weight, 6))
+            reason = (
+                f"expected {exp_r:+.3f} R at calibrated win probability {p:.3f} and RR {rr:.2f}; "
+                f"size {multiplier:.2f}× (¼-Kelly {kelly:.2f}×, evidence weight {weight:.2f})"
+            )
+            take = True
         return Decision(
-            take=True,
+            take=take,
             policy=self.name,
             reason=reason,
             size_multiplier=_decimal(multiplier),
             calibrated_win_prob=p,
-            expected_r=expected_r,
+            expected_r=exp_r,
             leverage=leverage,
             stop_loss=stop,
             take_profit=target,
             details=details,
         )
+
+    def _cost(self, context: Context) -> float:
+        for key in reversed(context.path()):
+            stats = self.book.get(key)
+            if stats is not None and stats.cost_n >= self.config.min_cost_trades:
+                return min(1.0, max(0.0, stats.mean_cost))
+        return 0.0
 
     @staticmethod
     def _details(stated: float, est: CalibratedEstimate, rr: float | None) -> dict[str, Any]:

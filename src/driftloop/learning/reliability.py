@@ -32,7 +32,9 @@ def wilson_interval(wins: float, count: float, z: float = Z95) -> tuple[float, f
     denom = 1.0 + z2 / count
     centre = (p + z2 / (2.0 * count)) / denom
     half = z * math.sqrt(max(0.0, p * (1.0 - p) / count + z2 / (4.0 * count * count))) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low = 0.0 if wins <= 0 else max(0.0, min(p, centre - half))
+    high = 1.0 if wins >= count else min(1.0, max(p, centre + half))
+    return low, high
 
 
 def as_float_array(values: Sequence[float] | FloatArray) -> FloatArray:

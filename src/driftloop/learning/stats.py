@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from driftloop.domain.model import ExitReason
 from driftloop.learning.excursions import excursion_findings, excursion_summary
 from driftloop.learning.records import DEPTH, ContextKey, LearningRecord, describe
 from driftloop.learning.reliability import Z95, FloatArray, wilson_interval
@@ -130,10 +131,30 @@ def summarize_by(
     return {key: summarize(groups[key], key, seed=seed) for key in sorted(groups)}
 
 
+def bracket_r(rec: LearningRecord) -> float | None:
+    """The R a stop (−1) or target (+planned RR) exit would make without costs; None for other exits."""
+    if rec.exit_reason is ExitReason.STOP_LOSS:
+        return -1.0
+    if rec.exit_reason is ExitReason.TAKE_PROFIT:
+        return rec.planned_rr
+    return None
+
+
 class RunningStats:
     """Running sums of one context: counts, R moments, PnL, gross win/loss, leverage."""
 
-    __slots__ = ("gross_loss", "gross_win", "n", "sum_leverage", "sum_pnl", "sum_r", "sum_r2", "wins")
+    __slots__ = (
+        "cost_n",
+        "gross_loss",
+        "gross_win",
+        "n",
+        "sum_cost",
+        "sum_leverage",
+        "sum_pnl",
+        "sum_r",
+        "sum_r2",
+        "wins",
+    )
 
     def __init__(self) -> None:
         self.n = 0
@@ -144,6 +165,8 @@ class RunningStats:
         self.gross_win = 0.0
         self.gross_loss = 0.0
         self.sum_leverage = 0.0
+        self.sum_cost = 0.0  # Σ (bracket R − realised R) over stop and target exits
+        self.cost_n = 0
 
     def add(self, rec: LearningRecord) -> None:
         self.n += 1
@@ -156,6 +179,10 @@ class RunningStats:
         else:
             self.gross_loss -= rec.pnl_usd
         self.sum_leverage += rec.leverage
+        bracket = bracket_r(rec)
+        if bracket is not None:
+            self.sum_cost += bracket - rec.r
+            self.cost_n += 1
 
     @property
     def mean_r(self) -> float:
@@ -171,6 +198,11 @@ class RunningStats:
     @property
     def mean_leverage(self) -> float:
         return self.sum_leverage / self.n if self.n else math.nan
+
+    @property
+    def mean_cost(self) -> float:
+        """Average cost drag in R of the stop and target exits (fees, slippage, funding)."""
+        return self.sum_cost / self.cost_n if self.cost_n else math.nan
 
 
 class StatsBook:

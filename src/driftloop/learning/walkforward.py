@@ -110,7 +110,9 @@ def _policy_metrics(
     }
 
 
-def bootstrap_sum_ci(values: np.ndarray[Any, np.dtype[np.float64]], *, samples: int, seed: int) -> list[float]:
+def bootstrap_sum_ci(
+    values: np.ndarray[Any, np.dtype[np.float64]], *, samples: int, seed: int
+) -> list[float]:
     """Percentile 95 % interval of the sum of `values`, resampled with replacement (seeded, chunked)."""
     n = values.size
     if n == 0:
@@ -135,12 +137,12 @@ def walk_forward(
     learn_from_skipped: bool = True,
 ) -> WalkForwardResult:
     """Decide on every analysis in time order with only the outcomes known by then; compare with raw."""
-    ordered = sorted(enumerate(items), key=lambda item: (item[1][0].timestamp, item[0]))
+    ordered = [pair for _, pair in sorted(enumerate(items), key=lambda item: (item[1][0].timestamp, item[0]))]
     policy = LearnedPolicy(config)
     pending: list[tuple[Any, int, LearningRecord]] = []
     observed = 0
     decisions: list[AnalysisDecision] = []
-    for seq, (analysis, record) in ordered:
+    for seq, (analysis, record) in enumerate(ordered):  # seq: rank in time order, breaks ties
         while pending and pending[0][0] <= analysis.timestamp:
             policy.observe(heapq.heappop(pending)[2])
             observed += 1
@@ -159,7 +161,7 @@ def walk_forward(
         )
         if record is not None and (decision.take or learn_from_skipped):
             heapq.heappush(pending, (record.outcome_known_at, seq, record))
-    records = [rec for _, (_, rec) in ordered]
+    records = [rec for _, rec in ordered]
     return WalkForwardResult(
         decisions, evaluate(decisions, records, bootstrap_samples=bootstrap_samples, seed=seed), policy
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -12,6 +13,8 @@ from driftloop.domain.ids import stable_id
 from driftloop.domain.markets import market_index
 from driftloop.domain.model import Analysis, OutcomeClass, TradeStatus
 from driftloop.domain.trade import Trade
+from driftloop.learning.records import LearningRecord
+from driftloop.learning.walkforward import walk_forward
 from driftloop.services.ports import Clock, ReplayRun, UnitOfWork
 
 
@@ -24,6 +27,7 @@ class ReplayReport:
     run_id: str
     trades: list[Trade]
     summary: dict[str, Any]
+    evaluation: dict[str, Any] | None = None
 
 
 def run_id_for(input_digests: Sequence[str], parameters: dict[str, Any]) -> str:
@@ -73,8 +77,12 @@ def replay(
     run_id: str,
     parameters: dict[str, Any],
     progress: Callable[[int], None] | None = None,
+    *,
+    policy: str = "raw",
+    bar: timedelta = timedelta(minutes=5),
 ) -> ReplayReport:
-    """Simulate every analysis, then store the run and all its trades in one transaction."""
+    """Simulate every analysis, decide on each walk-forward (only outcomes known by its timestamp), then
+    store the run and all its trades in one transaction."""
     trades = []
     for analysis in analyses:
         trades.append(
@@ -82,6 +90,7 @@ def replay(
         )
         if progress:
             progress(1)
+    evaluation = decide_walk_forward(trades, policy, bar)
     summary = summarize_trades(trades)
     now = clock.now()
     with uow:
@@ -90,7 +99,39 @@ def replay(
         uow.runs.save(ReplayRun(run_id, created, parameters, _jsonable(summary)))
         uow.trades.save_many(trades, now)
         uow.commit()
-    return ReplayReport(run_id, trades, summary)
+    return ReplayReport(run_id, trades, summary, evaluation if policy == "learned" else None)
+
+
+def decide_walk_forward(trades: Sequence[Trade], policy: str, bar: timedelta) -> dict[str, Any]:
+    """Record on every trade the learned policy's decision, made in time order from the outcomes known
+    before the analysis (an outcome is known at the close of its exit candle); with `raw`, every
+    tradeable analysis is taken at size 1 and the calibrated probability is reported beside it."""
+    items = []
+    for trade in trades:
+        record = None
+        if trade.outcome is not None:
+            record = LearningRecord.from_trade(trade, known_at=trade.outcome.closed_at + bar)
+        items.append((trade.analysis, record))
+    result = walk_forward(items)
+    by_id = {d.analysis_id: d for d in result.decisions}
+    for trade in trades:
+        d = by_id[trade.analysis.id]
+        tradeable = trade.status is not TradeStatus.SKIPPED
+        taken = tradeable and (d.taken if policy == "learned" else True)
+        size = (d.size_multiplier if policy == "learned" else 1.0) if taken else 0.0
+        trade.learning_data = {
+            **trade.learning_data,
+            **d.learning_data,
+            "policy": policy,
+            "decision": "TAKEN" if taken else "SKIPPED",
+            "calibratedWinProb": d.calibrated_win_prob,
+            "sizeMultiplier": size,
+            "expectedR": d.expected_r,
+            "knownOutcomes": d.known_outcomes,
+        }
+        if not taken and tradeable and d.reason:
+            trade.learning_data["reason"] = d.reason
+    return result.evaluation
 
 
 def file_digest(data: bytes) -> str:
