@@ -14,6 +14,8 @@ from driftloop.domain.ids import stable_id
 from driftloop.domain.markets import UnknownMarketError, market_index
 from driftloop.domain.model import Analysis, OrderLeg, Side, TradeStatus
 from driftloop.domain.trade import AccountRef, OrderRecord, Trade
+from driftloop.learning.policy import LearnedPolicy
+from driftloop.learning.records import LearningRecord
 from driftloop.services.policy import Policy, RawPolicy
 from driftloop.services.ports import BracketRequest, Clock, Placement, UnitOfWork, Venue
 from driftloop.services.retry import RetryPolicy, with_retry
@@ -79,7 +81,7 @@ class TradingService:
         *,
         venue: str = "paper",
         sub_account: int = 0,
-        policy: Policy | None = None,
+        policy: Policy | str | None = None,
     ) -> Trade:
         """Idempotent on (user, analysis id): a retried request returns the same trade."""
         if not user_id.strip():
@@ -103,7 +105,7 @@ class TradingService:
             market_index=market,
             side=analysis.side,
         )
-        decision = (policy or self.policy).decide(user_id, analysis)
+        decision = self._policy(user_id, policy).decide(user_id, analysis)
         trade.learning_data = decision.as_learning_data()
         reason = self._skip_reason(analysis, decision, holder)
         if reason is None:
@@ -111,6 +113,20 @@ class TradingService:
         else:
             trade.reason = reason
         return self._store(trade)
+
+    def _policy(self, user_id: str, choice: Policy | str | None) -> Policy:
+        """The configured policy, another one, or by name: `raw` or `learned` (from the user's record)."""
+        if choice is None:
+            return self.policy
+        if not isinstance(choice, str):
+            return choice
+        if choice == "raw":
+            return RawPolicy()
+        if choice == "learned":
+            with self._uow() as uow:
+                closed = uow.trades.live_trades(user_id, TradeStatus.CLOSED)
+            return LearnedPolicy.from_records([LearningRecord.from_trade(t) for t in closed])
+        raise InputError(f"must be raw or learned, got {choice!r}", field="policy")
 
     @staticmethod
     def _skip_reason(analysis: Analysis, decision: Decision, holder: str | None) -> str | None:
