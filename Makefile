@@ -28,3 +28,8 @@ typecheck: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache driftloop.db
+
+bench: $(STAMP)
+	$(BIN)/python bench/replay_throughput.py
+	$(BIN)/python bench/loop_latency.py 1 50
+	$(BIN)/python bench/loop_latency.py 20 10

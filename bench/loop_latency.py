@@ -51,9 +51,18 @@ async def session(pushed: bool, users: int, rounds: int, db_url: str | None) -> 
     for r in range(rounds):
         ids = []
         for u in range(users):
-            analysis = Analysis(id=f"r{r}-u{u}", timestamp=T0, symbol="SOL-PERP", timeframe=Timeframe.M5,
-                                prediction=Prediction.BULLISH, confidence=D(60), recommendation=Recommendation.BUY,
-                                stop_loss=D(95), take_profit=D(110), size_usd=D(1000))
+            analysis = Analysis(
+                id=f"r{r}-u{u}",
+                timestamp=T0,
+                symbol="SOL-PERP",
+                timeframe=Timeframe.M5,
+                prediction=Prediction.BULLISH,
+                confidence=D(60),
+                recommendation=Recommendation.BUY,
+                stop_loss=D(95),
+                take_profit=D(110),
+                size_usd=D(1000),
+            )
             trade = await app.trading.place_trade(f"user-{u}", analysis)
             if r == 0:
                 await app.monitor.start_monitoring(f"user-{u}", 1.0)
@@ -74,7 +83,9 @@ async def session(pushed: bool, users: int, rounds: int, db_url: str | None) -> 
 def summary(name: str, values: list[float]) -> str:
     values = sorted(values)
     p99 = values[min(len(values) - 1, int(0.99 * len(values)))]
-    return f"{name}: n={len(values)} median {1000 * statistics.median(values):.1f} ms, p99 {1000 * p99:.1f} ms"
+    return (
+        f"{name}: n={len(values)} median {1000 * statistics.median(values):.1f} ms, p99 {1000 * p99:.1f} ms"
+    )
 
 
 def main() -> None:
