@@ -86,7 +86,9 @@ class Api:
         await self.feed(*(flat(self.next_bar + i, price) for i in range(count)))
 
     async def post(self, path: str, body: Any, **kwargs: Any) -> httpx.Response:
-        return await self.client.post(path, json=body, headers={**AUTH, **kwargs.pop("headers", {})}, **kwargs)
+        return await self.client.post(
+            path, json=body, headers={**AUTH, **kwargs.pop("headers", {})}, **kwargs
+        )
 
     async def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return await self.client.get(path, headers={**AUTH, **kwargs.pop("headers", {})}, **kwargs)
@@ -112,8 +114,8 @@ async def api(container: Container) -> AsyncIterator[Api]:
     venue, history = PaperVenue(), BarHistory()
     app = create_app(container, token=TOKEN, venue=venue, history=history, run_feeds=False)
     transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            running = Api(app, client, container, venue, history)
-            await running.flat_bars(1)
-            yield running
+    client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+    async with app.router.lifespan_context(app), client:
+        running = Api(app, client, container, venue, history)
+        await running.flat_bars(1)
+        yield running

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from conftest import AUTH, Api, analysis
@@ -138,3 +140,21 @@ async def test_openapi_documents_every_endpoint_with_examples(api: Api) -> None:
         if path not in ("/api/health", "/metrics"):
             assert op["security"] == [{"HTTPBearer": []}]
             assert "example" in op["responses"]["401"]["content"]["application/problem+json"]
+
+
+async def test_status_is_fresh_after_a_background_cycle(api: Api) -> None:
+    placed = await api.post("/api/drift/trade", analysis())
+    assert placed.json()["status"] == "OPEN"
+    for _ in range(500):  # the trade started the user's monitor: wait for its first cycle
+        before = (await api.get("/api/drift/feedback")).json()["users"][0]
+        if before["cycles"] >= 1:
+            break
+        await asyncio.sleep(0.01)
+    assert before["cycles"] >= 1
+    await api.flat_bars(1)  # the entry fills; the venue pushes; the monitor's cycle ingests it
+    for _ in range(500):  # up to ~5 s on a loaded machine
+        after = (await api.get("/api/drift/feedback")).json()["users"][0]
+        if after["fillsIngested"] > before["fillsIngested"]:
+            break
+        await asyncio.sleep(0.01)
+    assert after["fillsIngested"] == before["fillsIngested"] + 1 and after["cycles"] > before["cycles"]

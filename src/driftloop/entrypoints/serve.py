@@ -9,10 +9,12 @@ monitor loops stop (the lifespan's shutdown).
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 
@@ -33,6 +35,17 @@ log = logging.getLogger("driftloop.serve")
 BAR = timedelta(minutes=5)
 CHUNK = 5_000  # synthetic bars generated at a time
 SYNTHETIC_MARKETS = (("SOL-PERP", Decimal(150)), ("BTC-PERP", Decimal(60_000)), ("ETH-PERP", Decimal(3_000)))
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises a captured SIGTERM after its graceful shutdown (the process then dies by the
+    signal); for driftloop SIGTERM is the normal way to stop, so the process exits with status 0."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        captured = getattr(self, "_captured_signals", None)
+        if sig == signal.SIGTERM and isinstance(captured, list) and sig in captured:
+            captured.remove(sig)
 
 
 def synthetic_candles(seed: int, start: datetime, price: Decimal) -> Iterator[Candle]:
@@ -97,6 +110,6 @@ def run_serve(
     details = {"url": f"http://{host}:{port}", "token_source": token.origin, "database": where, "feed": feed}
     log.info("driftloop API starting", extra={**details, "speed": speed, "monitor": monitor})
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
-    uvicorn.Server(config).run()
+    _Server(config).run()
     container.engine.dispose()
     log.info("driftloop API stopped")

@@ -29,8 +29,9 @@ from driftloop.entrypoints.api.metrics import Metrics
 from driftloop.entrypoints.api.middleware import ApiMiddleware
 from driftloop.entrypoints.api.problems import PROBLEM_JSON, install_handlers
 from driftloop.entrypoints.api.routes_read import package_version
-from driftloop.entrypoints.api.state import ApiState
+from driftloop.entrypoints.api.state import ApiState, StatusCache
 from driftloop.loop import build_loop
+from driftloop.services.monitoring import CheckResult
 from driftloop.services.policy import Policy, RawPolicy
 from driftloop.services.ports import Venue
 from driftloop.services.trading import TradingService
@@ -85,7 +86,14 @@ def create_app(
     if not token:
         raise ConfigError("the API needs a token")
     metrics = Metrics()
-    loop = build_loop(container, venue=venue, history=history, on_cycle=metrics.on_cycle)
+    status_cache = StatusCache()
+    metrics.on_change = status_cache.clear
+
+    def on_cycle(result: CheckResult, seconds: float) -> None:
+        status_cache.clear()
+        metrics.on_cycle(result, seconds)
+
+    loop = build_loop(container, venue=venue, history=history, on_cycle=on_cycle)
     state = ApiState(
         container=container,
         loop=loop,
@@ -95,6 +103,7 @@ def create_app(
         feeds=list(feeds),
         monitor_enabled=monitor,
         version=package_version(),
+        status_cache=status_cache,
     )
 
     @contextlib.asynccontextmanager

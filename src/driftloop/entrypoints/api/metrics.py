@@ -8,6 +8,7 @@ no user ids, routes by their template.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -44,6 +45,7 @@ class Metrics:
         self.monitored = Gauge("driftloop_monitored_users", "Users with a running monitor loop.", registry=r)
         self.bars = Gauge("driftloop_feed_bars", "Bars fed to the paper venue.", registry=r)
         self._log_handler = _ErrorCounter(self)
+        self.on_change: Callable[[], None] | None = None  # told when a monitor cycle failed
 
     def on_cycle(self, result: CheckResult, seconds: float) -> None:
         """The Monitor's `on_cycle` hook."""
@@ -77,3 +79,5 @@ class _ErrorCounter(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.metrics.errors.labels("monitor").inc()
+        if self.metrics.on_change is not None:
+            self.metrics.on_change()

@@ -110,7 +110,10 @@ class ApiMiddleware:
             await self.app(scope, receive, send)
             return
         length = _header(scope, b"content-length")
-        if length is not None and (not length.strip().isdigit() or int(length) > self.max_body):
+        if length is not None and not length.strip().isdigit():
+            await problem_response(400, "invalid Content-Length header", instance=path)(scope, receive, send)
+            return
+        if length is not None and int(length) > self.max_body:
             await self._too_large(scope, receive, send)
             return
         body = await self._read(receive)

@@ -118,17 +118,20 @@ async def check_sides(state: ApiState, analysis: Analysis) -> None:
             raise problem
 
 
-def resolve_policy(state: ApiState, name: str) -> Policy:
+def resolve_policy(state: ApiState, name: str) -> Policy | str:
+    """A policy configured on the app, or `learned`: built by the trading service from the user's record."""
     policy = state.policies.get(name)
-    if policy is None:
-        message = f"policy {name!r} is not available yet (the learning engine is not built); use 'raw'"
-        raise ApiError(
-            422,
-            message,
-            slug="policy-unavailable",
-            errors=[{"field": "policy", "location": "body", "message": message, "type": "unavailable"}],
-        )
-    return policy
+    if policy is not None:
+        return policy
+    if name == "learned":
+        return "learned"
+    message = f"policy {name!r} is not available; use 'raw' or 'learned'"
+    raise ApiError(
+        422,
+        message,
+        slug="policy-unavailable",
+        errors=[{"field": "policy", "location": "body", "message": message, "type": "unavailable"}],
+    )
 
 
 async def place(state: ApiState, request: TradeRequest) -> tuple[int, dict[str, Any]]:

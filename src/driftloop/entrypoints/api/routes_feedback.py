@@ -109,8 +109,16 @@ async def feedback(
 ) -> JSONResponse:
     """Run one monitoring action for a user. `start_monitoring` creates the user on first use; the
     other actions answer 404 for an unknown user. Errors carry `success: false` and `error`."""
+    out: dict[str, Any] = {"success": True, "action": body.action.value, "userId": body.user_id}
+    try:
+        await _run_action(state, body, out)
+    finally:
+        state.status_cache.clear()
+    return JSONResponse(out)
+
+
+async def _run_action(state: ApiState, body: FeedbackRequest, out: dict[str, Any]) -> None:
     user, monitor = body.user_id, state.loop.monitor
-    out: dict[str, Any] = {"success": True, "action": body.action.value, "userId": user}
     if body.action is FeedbackAction.START_MONITORING:
         interval = body.interval_seconds or DEFAULT_INTERVAL
         if state.monitor_enabled:
@@ -134,7 +142,6 @@ async def feedback(
         )
     else:
         out["insights"] = await state.in_thread(get_insights, state.uow(), user)
-    return JSONResponse(out)
 
 
 @router.get(
@@ -162,8 +169,15 @@ async def feedback_status(
 ) -> JSONResponse:
     """Every user with stored monitoring state: running, interval, last check and error, open trades,
     fills ingested and outcomes captured by this process."""
-    statuses = await state.in_thread(state.loop.monitor.status, user_id)
-    users = [status_json(s) for s in statuses]
+    cache = state.status_cache
+    users = cache.get(user_id)
+    if users is None:
+        async with cache.locks.hold(user_id or ""):  # one computation for concurrent misses
+            users = cache.get(user_id)
+            if users is None:
+                generation = cache.generation
+                users = [status_json(s) for s in await state.in_thread(state.loop.monitor.status, user_id)]
+                cache.put(user_id, generation, users)
     return JSONResponse(
         {
             "success": True,

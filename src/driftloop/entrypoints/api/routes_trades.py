@@ -31,7 +31,7 @@ from driftloop.entrypoints.api.schemas import (
     TradeResponse,
     UserId,
 )
-from driftloop.entrypoints.api.state import State
+from driftloop.entrypoints.api.state import ApiState, State
 
 router = APIRouter(tags=["trades"])
 TRADE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
@@ -98,6 +98,15 @@ async def place_trade(
     """Validate the analysis, apply the policy, place the entry with its reduce-only stop-loss and
     take-profit on the venue, store the trade linked to the analysis and monitor the user. Retrying
     the same analysis id returns the same trade."""
+    try:
+        return await _place_once(request, state, body, idempotency_key)
+    finally:
+        state.status_cache.clear()
+
+
+async def _place_once(
+    request: Request, state: ApiState, body: TradeRequest, idempotency_key: str | None
+) -> JSONResponse:
     if idempotency_key is None:
         status, content = await place(state, body)
         return JSONResponse(content, status_code=status)
@@ -246,7 +255,9 @@ async def trades(
         **ex.problems(401, 404),
     },
 )
-async def trade_detail(state: State, trade_id: Annotated[str, Path(description="A `tradeId`.")]) -> JSONResponse:
+async def trade_detail(
+    state: State, trade_id: Annotated[str, Path(description="A `tradeId`.")]
+) -> JSONResponse:
     """Everything stored about one live trade; 404 if there is no such trade."""
     if not TRADE_ID.match(trade_id):
         raise NotFoundError(f"no trade {trade_id!r}")

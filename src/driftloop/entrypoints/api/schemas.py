@@ -87,7 +87,8 @@ class TradeRequest(AnalysisIn):
 
     user_id: UserId = Field(alias="userId")
     policy: Literal["raw", "learned"] = Field(
-        default="raw", description="`raw` takes the analysis as given; `learned` is not available yet (422)."
+        default="raw",
+        description="`raw`: the analysis as given; `learned`: sized and gated from the user's closed trades.",
     )
     sub_account: int = Field(default=0, ge=0, le=65_535, alias="subAccount")
     entry_price: Price | None = Field(default=None, alias="entryPrice")
@@ -120,7 +121,10 @@ class TradeRequest(AnalysisIn):
     @field_validator("timestamp")
     @classmethod
     def _aware_utc(cls, value: datetime) -> datetime:
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:  # e.g. year 1 with a positive offset
+            raise ValueError("timestamp out of range (years 2000-2099)") from None
         if not EARLIEST <= value < LATEST:
             raise ValueError("timestamp out of range (years 2000-2099)")
         return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
@@ -19,6 +20,37 @@ from driftloop.services.policy import Policy
 from driftloop.services.trading import TradingService
 
 T = TypeVar("T")
+STATUS_TTL = 1.0  # seconds; a bound only: every change this process makes clears the cache at once
+
+
+class StatusCache:
+    """`GET /api/drift/feedback` answers, kept until anything changes them.
+
+    Cleared by every mutating request and every monitoring cycle (and failed cycle) of this
+    process, so the answer is never staler than what this process did; `STATUS_TTL` bounds
+    what other processes (a separate monitor worker) may have changed meanwhile. A value
+    computed while a change happened is not kept (the generation moved on).
+    """
+
+    def __init__(self, ttl: float = STATUS_TTL) -> None:
+        self.ttl = ttl
+        self.generation = 0
+        self._entries: dict[str | None, tuple[float, Any]] = {}
+        self.locks = KeyedLocks()
+
+    def clear(self) -> None:
+        self.generation += 1
+        self._entries.clear()
+
+    def get(self, key: str | None) -> Any | None:
+        entry = self._entries.get(key)
+        if entry is None or time.monotonic() - entry[0] > self.ttl:
+            return None
+        return entry[1]
+
+    def put(self, key: str | None, generation: int, value: Any) -> None:
+        if generation == self.generation:
+            self._entries[key] = (time.monotonic(), value)
 
 
 @dataclass
@@ -33,6 +65,7 @@ class ApiState:
     version: str
     idempotency: IdempotencyStore = field(default_factory=IdempotencyStore)
     analysis_locks: KeyedLocks = field(default_factory=KeyedLocks)
+    status_cache: StatusCache = field(default_factory=StatusCache)
 
     def uow(self) -> SqlUnitOfWork:
         return self.container.uow()
