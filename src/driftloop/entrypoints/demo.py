@@ -21,7 +21,7 @@ from driftloop.services.replay import file_digest, replay, run_id_for
 _TIMEFRAMES = ((5, "5m"), (15, "15m"), (60, "1h"), (240, "4h"), (1440, "1d"))
 
 
-def _timeframe_for(bar_minutes: float) -> str:
+def timeframe_for(bar_minutes: float) -> str:
     """The smallest analysis timeframe at least as long as the bars."""
     return next((name for minutes, name in _TIMEFRAMES if bar_minutes <= minutes), "1d")
 
@@ -46,7 +46,7 @@ def run_demo(
         source = f"{candles.name} ({len(series):,} bars)"
         inputs = [file_digest(candles.read_bytes())]
     symbol = series.symbol or "SOL-PERP"
-    analyst = TechnicalAnalyst(symbol=symbol, timeframe=_timeframe_for(series.bar_ms / 60_000))
+    analyst = TechnicalAnalyst(symbol=symbol, timeframe=timeframe_for(series.bar_ms / 60_000))
     analyses = analyst.analyze(series.to_candles())
     params = PaperParams()
     parameters = {"analyst": analyst.name, "takerFeeBps": str(params.taker_fee_bps), "symbol": symbol}

@@ -25,17 +25,13 @@ from driftloop.adapters.venues.paper.venue import PaperVenue
 from driftloop.bootstrap import bootstrap
 from driftloop.domain.markets import market_index
 from driftloop.domain.model import TradeStatus
+from driftloop.entrypoints.demo import timeframe_for
 from driftloop.entrypoints.presenters import trade_json, write_json
 from driftloop.entrypoints.tables import print_insights, print_trades
 from driftloop.loop import build_loop
 from driftloop.services.insights import get_insights
 
 WARMUP_BARS = 120  # the analyst's slow EMA needs history before the session starts
-_TIMEFRAMES = ((5, "5m"), (15, "15m"), (60, "1h"), (240, "4h"), (1440, "1d"))
-
-
-def _timeframe_for(bar_minutes: float) -> str:
-    return next((name for minutes, name in _TIMEFRAMES if bar_minutes <= minutes), "1d")
 
 
 def _market(candles: Path | None, seed: int, days: float) -> tuple[list[Candle], str, str]:
@@ -71,7 +67,7 @@ async def run_live_demo(
     started = time.perf_counter()
     bars, symbol, source = _market(candles, seed, days)
     bar = bars[1].ts - bars[0].ts
-    analyst = TechnicalAnalyst(symbol=symbol, timeframe=_timeframe_for(bar.total_seconds() / 60))
+    analyst = TechnicalAnalyst(symbol=symbol, timeframe=timeframe_for(bar.total_seconds() / 60))
     pending = sorted(analyst.analyze(bars), key=lambda a: a.timestamp)
     container = bootstrap(database_url=db)
     settings = container.settings

@@ -11,17 +11,10 @@ from driftloop.domain.errors import NotFoundError
 from driftloop.domain.model import ExitReason, OutcomeClass, TradeStatus
 from driftloop.domain.outcome import Outcome
 from driftloop.domain.trade import Trade
+from driftloop.learning.records import leverage_bucket
 from driftloop.services.ports import UnitOfWork
 
 MIN_TRADES_FOR_BEST = 3  # a context with fewer closed trades is not called "best"
-LEVERAGE_BUCKETS = ((Decimal(1), "1x"), (Decimal(3), "2-3x"), (Decimal(5), "4-5x"), (Decimal(10), "6-10x"))
-
-
-def leverage_bucket(leverage: Decimal) -> str:
-    for limit, name in LEVERAGE_BUCKETS:
-        if leverage <= limit:
-            return name
-    return ">10x"
 
 
 def _rate(part: int, whole: int) -> float | None:
