@@ -302,6 +302,39 @@ def serve_command(
             raise typer.Exit(2) from None
 
 
+@app.command("import-history")
+def import_history_command(
+    user: Annotated[str, typer.Option("--user", help="The user the trades belong to.")],
+    account: Annotated[
+        str, typer.Option("--account", help="The Drift user (sub-account) account public key.")
+    ],
+    api_url: Annotated[
+        str, typer.Option("--api-url", help="Drift Data API base URL.")
+    ] = "https://data.api.drift.trade",
+    since: Annotated[
+        str | None, typer.Option("--since", help="Ignore records before this date (ISO-8601, UTC).")
+    ] = None,
+    sub_account: Annotated[int, typer.Option("--sub-account", help="Sub-account id the trades go to.")] = 0,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", help="Events stored per transaction (resumable unit).")
+    ] = 1000,
+    db: DbOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Import a Drift account's fills, funding and settle-PnL records as trades with exact outcomes."""
+    from driftloop.entrypoints.history_import import print_import_summary, run_import, validate_import_options
+
+    with user_errors():
+        request, url = validate_import_options(user, account, api_url, since, sub_account, batch_size)
+        started = time.perf_counter()
+        summary = run_import(request, url, db, err)
+        elapsed = time.perf_counter() - started
+        if as_json:
+            typer.echo(json.dumps({**summary.to_json(), "seconds": round(elapsed, 3)}, indent=1))
+        else:
+            print_import_summary(out, summary, elapsed)
+
+
 def main() -> None:
     try:
         app()

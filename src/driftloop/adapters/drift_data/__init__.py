@@ -1,0 +1,1 @@
+"""Drift Data API adapter: paginated per-account history (fills, funding, settle PnL)."""
