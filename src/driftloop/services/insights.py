@@ -1,103 +1,106 @@
-"""Insights over a user's live trades: the seed's fields, rates in percent (0–100)."""
+"""Insights over a user's live trades, answered from the aggregates kept beside the trades.
+
+The figures are defined in README (Insights) and computed by
+`learning.aggregates.present`; rates are percentages (0–100), probabilities and
+Brier scores 0–1, money in USD.
+"""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
-from decimal import Decimal
+from collections.abc import Sequence
 from typing import Any
 
 from driftloop.domain.errors import NotFoundError
-from driftloop.domain.model import ExitReason, OutcomeClass, TradeStatus
-from driftloop.domain.outcome import Outcome
 from driftloop.domain.trade import Trade
-from driftloop.learning.records import leverage_bucket
+from driftloop.learning.aggregates import TradeFacts, aggregate, equity_of, present, scaled
 from driftloop.services.ports import UnitOfWork
-
-MIN_TRADES_FOR_BEST = 3  # a context with fewer closed trades is not called "best"
-
-
-def _rate(part: int, whole: int) -> float | None:
-    return round(100.0 * part / whole, 4) if whole else None
-
-
-def _win_rate(outcomes: Sequence[Outcome]) -> float | None:
-    return _rate(sum(1 for o in outcomes if o.outcome is OutcomeClass.WIN), len(outcomes))
-
-
-def _best(
-    groups: dict[str, list[Outcome]], score: Callable[[list[Outcome]], float | None]
-) -> tuple[str, float] | None:
-    ranked = [
-        (value, name, len(items))
-        for name, items in groups.items()
-        if len(items) >= MIN_TRADES_FOR_BEST and (value := score(items)) is not None
-    ]
-    if not ranked:
-        return None
-    value, name, _ = max(ranked, key=lambda r: (r[0], r[2]))
-    return name, value
-
-
-def _avg_pnl_percent(items: Sequence[Outcome]) -> float | None:
-    return float(sum((o.pnl_percent for o in items), Decimal(0)) / len(items)) if items else None
-
-
-def compute_insights(trades: Sequence[Trade]) -> dict[str, Any]:
-    """The insights object of `get_insights` from a user's live trades."""
-    closed = [(t, t.outcome) for t in trades if t.status is TradeStatus.CLOSED and t.outcome is not None]
-    outcomes = [o for _, o in closed]
-    attempted = [t for t in trades if t.status in (TradeStatus.OPEN, TradeStatus.CLOSED, TradeStatus.FAILED)]
-    executed = [t for t in attempted if t.status is not TradeStatus.FAILED]
-    by_timeframe: dict[str, list[Outcome]] = defaultdict(list)
-    by_leverage: dict[str, list[Outcome]] = defaultdict(list)
-    for trade, outcome in closed:
-        by_timeframe[trade.analysis.timeframe.value].append(outcome)
-        by_leverage[leverage_bucket(trade.analysis.leverage)].append(outcome)
-    best_tf = _best(by_timeframe, _win_rate)
-    best_lev = _best(by_leverage, _avg_pnl_percent)
-    losses = [o for o in outcomes if o.outcome is OutcomeClass.LOSS]
-    total = sum((o.pnl_usd for o in outcomes), Decimal(0))
-    r_values = [float(o.actual_rr) for o in outcomes if o.actual_rr is not None]
-    return {
-        "totalDriftTrades": len(outcomes),
-        "openTrades": sum(1 for t in trades if t.status is TradeStatus.OPEN),
-        "winRate": _win_rate(outcomes),
-        "avgPnL": float(total / len(outcomes)) if outcomes else None,
-        "avgPnLPercent": _avg_pnl_percent(outcomes),
-        "totalPnL": float(total),
-        "avgR": sum(r_values) / len(r_values) if r_values else None,
-        "exitReasons": dict(Counter(o.exit_reason.value for o in outcomes)),
-        "bestPerformingTimeframe": {"timeframe": best_tf[0], "winRate": best_tf[1]} if best_tf else None,
-        "driftSpecificInsights": {
-            # share of placed trades the venue actually executed
-            "platformEfficiency": _rate(len(executed), len(attempted)),
-            # the leverage bucket with the best average PnL %, once it has enough trades
-            "optimalLeverage": best_lev[0] if best_lev else None,
-            # share of losing trades the stop-loss closed (rather than liquidation, time or by hand)
-            "stopLossEffectiveness": _rate(
-                sum(1 for o in losses if o.exit_reason is ExitReason.STOP_LOSS), len(losses)
-            ),
-            "liquidations": sum(1 for o in outcomes if o.exit_reason is ExitReason.LIQUIDATION),
-            "totalFeesUsd": float(sum((o.fees_usd for o in outcomes), Decimal(0))),
-            "totalFundingUsd": float(sum((o.funding_usd for o in outcomes), Decimal(0))),
-        },
-        "aiAccuracy": {
-            "directionAccuracy": _rate(sum(1 for o in outcomes if o.direction_correct), len(outcomes)),
-            "avgAccuracyScore": float(sum((o.accuracy_score for o in outcomes), Decimal(0)) / len(outcomes))
-            if outcomes
-            else None,
-            "brier": float(sum((o.brier for o in outcomes), Decimal(0)) / len(outcomes))
-            if outcomes
-            else None,
-        },
-    }
 
 
 def get_insights(uow: UnitOfWork, user_id: str) -> dict[str, Any]:
-    """Insights of a known user (unknown → NotFoundError)."""
+    """Insights of a known user (unknown → NotFoundError); cost independent of the number of trades."""
     with uow:
         if not uow.accounts.user_exists(user_id):
             raise NotFoundError(f"unknown user {user_id!r}")
-        trades = uow.trades.live_trades(user_id)
-    return {"userId": user_id, **compute_insights(trades)}
+        buckets, equity = uow.insights.read(user_id)
+    return {"userId": user_id, **present(buckets, equity)}
+
+
+def verify_insights(uow: UnitOfWork, user_id: str) -> tuple[bool, dict[str, Any], dict[str, Any]]:
+    """(equal?, maintained, rebuilt): the maintained aggregates against a rebuild from the trades.
+
+    The rebuild runs in a transaction that is rolled back, so nothing changes.
+    """
+    with uow:
+        if not uow.accounts.user_exists(user_id):
+            raise NotFoundError(f"unknown user {user_id!r}")
+        maintained = present(*uow.insights.read(user_id))
+        uow.insights.rebuild(user_id)
+        rebuilt = present(*uow.insights.read(user_id))
+        uow.rollback()
+    return maintained == rebuilt, maintained, rebuilt
+
+
+def rebuild_insights(uow: UnitOfWork, user_id: str | None = None) -> int:
+    """Recompute and store the aggregates (one user or all) from the trades; returns trades read."""
+    with uow:
+        count = uow.insights.rebuild(user_id)
+        uow.commit()
+    return count
+
+
+def facts_of_trade(trade: Trade) -> TradeFacts:
+    """A trade's facts straight from the domain object (as the store would round them)."""
+    o, a = trade.outcome, trade.analysis
+    entered = trade.opened_at if trade.opened_at is not None else a.timestamp
+    calibrated = trade.learning_data.get("calibratedWinProb")
+    facts = TradeFacts(
+        trade_id=trade.id,
+        user_id=trade.account.user_id,
+        status=str(trade.status),
+        symbol=a.symbol,
+        timeframe=a.timeframe.value,
+        side=None if trade.side is None else str(trade.side),
+        leverage=a.leverage,
+        confidence=a.confidence,
+        hour=entered.hour,
+    )
+    if o is None:
+        return facts
+    cal = None if calibrated is None else scaled(_decimal(calibrated))
+    won = 1 if str(o.outcome) == "WIN" else 0
+    return TradeFacts(
+        **{k: getattr(facts, k) for k in ("trade_id", "user_id", "status", "symbol", "timeframe", "side")},
+        leverage=facts.leverage,
+        confidence=facts.confidence,
+        hour=facts.hour,
+        outcome=str(o.outcome),
+        exit_reason=str(o.exit_reason),
+        closed_at=o.closed_at,
+        pnl=scaled(o.pnl_usd),
+        pnl_pct=scaled(o.pnl_percent),
+        rr=None if o.actual_rr is None else scaled(o.actual_rr),
+        fees=scaled(o.fees_usd),
+        funding=scaled(o.funding_usd),
+        notional=scaled(o.entry_notional),
+        slippage=scaled(o.slippage_bps),
+        stated=scaled(o.stated_probability),
+        brier=scaled(o.brier),
+        calibrated=cal,
+        calibrated_brier=None if cal is None else scaled((_decimal(calibrated) - won) ** 2),
+        direction_correct=o.direction_correct,
+        accuracy=scaled(o.accuracy_score),
+    )
+
+
+def _decimal(value: Any) -> Any:
+    from decimal import Decimal
+
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def compute_insights(trades: Sequence[Trade]) -> dict[str, Any]:
+    """The insights object straight from trades in memory (the reference the store must match)."""
+    facts = [facts_of_trade(t) for t in trades]
+    buckets = next(iter(aggregate(facts).values()), {})
+    closes = [(f.equity_key, f.pnl) for f in facts if f.equity_key is not None]
+    return present(buckets, equity_of([(k, p) for k, p in closes if k is not None]))

@@ -15,6 +15,7 @@ from typing import Any, Protocol, Self
 from driftloop.domain.events import LoopEvent
 from driftloop.domain.model import Bar, Fill, FundingPayment, OrderLeg, OrderSide, Side, TradeStatus
 from driftloop.domain.trade import AccountRef, Trade
+from driftloop.learning.aggregates import BucketKey, Equity, Sums
 
 
 class Clock(Protocol):
@@ -204,6 +205,18 @@ class TradeRepository(Protocol):
         ...
 
 
+class InsightRepository(Protocol):
+    """The insight aggregates the trade repository keeps in step with each user's live trades."""
+
+    def read(self, user_id: str) -> tuple[dict[BucketKey, Sums], Equity | None]:
+        """The user's buckets and equity state (independent of the number of trades)."""
+        ...
+
+    def rebuild(self, user_id: str | None = None) -> int:
+        """Recompute them from the stored trades (one user or all); returns the trades read."""
+        ...
+
+
 class RunRepository(Protocol):
     def save(self, run: ReplayRun) -> None: ...
 
@@ -227,6 +240,9 @@ class UnitOfWork(Protocol):
 
     @property
     def events(self) -> EventRepository: ...
+
+    @property
+    def insights(self) -> InsightRepository: ...
 
     def __enter__(self) -> Self: ...
 

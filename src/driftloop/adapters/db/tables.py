@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     ForeignKey,
@@ -26,6 +27,7 @@ from sqlalchemy import (
 )
 
 from driftloop.adapters.db.types import ExactDecimal, JSONDocument, Seconds, UTCDateTime
+from driftloop.learning.aggregates import DECIMAL_FIELDS, FIELD_NAMES
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -237,4 +239,34 @@ loop_events = Table(
     Column("recorded_at", UTCDateTime(), nullable=False),
     UniqueConstraint("account_id", "kind", "key"),
     Index(None, "user_id", "kind"),
+)
+
+
+# Insight aggregates (since 0003): exact running sums per user, dimension and bucket of the user's
+# live trades, maintained in the transaction that saves a trade (see learning.aggregates).
+insight_buckets = Table(
+    "insight_buckets",
+    metadata,
+    Column("user_id", String(200), nullable=False),
+    Column("dimension", String(16), nullable=False),
+    Column("bucket", String(64), nullable=False),
+    *(
+        Column(name, ExactDecimal(), nullable=False)
+        if name in DECIMAL_FIELDS
+        else Column(name, BigInteger, nullable=False)
+        for name in FIELD_NAMES
+    ),
+    PrimaryKeyConstraint("user_id", "dimension", "bucket"),
+)
+
+# The equity curve of a user's closed live trades in (closed_at, trade id) order, for drawdown.
+insight_equity = Table(
+    "insight_equity",
+    metadata,
+    Column("user_id", String(200), primary_key=True),
+    _money("equity", nullable=False),
+    _money("peak", nullable=False),
+    _money("max_drawdown", nullable=False),
+    Column("last_closed_at", UTCDateTime(), nullable=True),
+    Column("last_trade_id", String(ID), nullable=True),
 )

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine, text
 
 from driftloop.adapters.db.accounts import SqlAccountRepository, SqlCursorRepository
 from driftloop.adapters.db.events import SqlEventRepository
+from driftloop.adapters.db.insights import SqlInsightRepository
 from driftloop.adapters.db.repositories import SqlRunRepository, SqlTradeRepository
 from driftloop.domain.ids import digest
 
@@ -32,6 +33,7 @@ class _Repositories:
         self.accounts = SqlAccountRepository(connection)
         self.cursors = SqlCursorRepository(connection)
         self.events = SqlEventRepository(connection)
+        self.insights = SqlInsightRepository(connection)
 
 
 class SqlUnitOfWork:
@@ -78,6 +80,11 @@ class SqlUnitOfWork:
     def events(self) -> SqlEventRepository:
         """Loop events, once per (account, kind, key)."""
         return self._open().events
+
+    @property
+    def insights(self) -> SqlInsightRepository:
+        """Insight aggregates of the users' live trades."""
+        return self._open().insights
 
     @property
     def connection(self) -> Connection:

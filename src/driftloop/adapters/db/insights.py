@@ -1,0 +1,314 @@
+"""Insight aggregates in the store: kept in step with the trades, rebuilt from them, read in O(buckets).
+
+`SqlTradeRepository` calls `facts_of` before and after it writes a chunk of
+live trades and hands both to `apply_changes`, in the same transaction: the
+buckets move by exactly the difference, so re-saves change nothing and a crash
+loses nothing. Reading the facts back from the rows (rather than from the
+`Trade` objects) makes the before/after pair comparable to the last digit.
+
+Concurrency: every change for a user first locks the user's `insight_equity`
+row (PostgreSQL ``FOR UPDATE``; SQLite has one writer), so concurrent writers
+of one user's trades apply their changes one after another.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, delete, select, tuple_
+
+from driftloop.adapters.db.sql import chunks, insert_ignore, upsert
+from driftloop.adapters.db.tables import (
+    accounts,
+    ai_learning_data,
+    analyses,
+    insight_buckets,
+    insight_equity,
+    trades,
+)
+from driftloop.learning.aggregates import (
+    DECIMAL_FIELDS,
+    FIELD_NAMES,
+    WIDTH,
+    BucketKey,
+    Equity,
+    Sums,
+    TradeFacts,
+    aggregate,
+    delta,
+    equity_of,
+    scaled,
+    unscaled,
+)
+
+LIVE = ""
+
+_FACT_COLUMNS = (
+    trades.c.id,
+    accounts.c.user_id,
+    trades.c.status,
+    trades.c.symbol,
+    analyses.c.timeframe,
+    trades.c.side,
+    trades.c.leverage,
+    analyses.c.confidence,
+    analyses.c.timestamp,
+    trades.c.opened_at,
+    trades.c.outcome,
+    trades.c.exit_reason,
+    trades.c.closed_at,
+    trades.c.pnl_usd,
+    trades.c.pnl_percent,
+    trades.c.actual_rr,
+    trades.c.fees_usd,
+    trades.c.funding_usd,
+    trades.c.entry_notional,
+    trades.c.slippage_bps,
+    ai_learning_data.c.stated_probability,
+    ai_learning_data.c.brier,
+    ai_learning_data.c.calibrated_probability,
+    ai_learning_data.c.calibrated_brier,
+    ai_learning_data.c.direction_correct,
+    ai_learning_data.c.accuracy_score,
+)
+
+
+def _facts_query(where: ColumnElement[bool]) -> Any:
+    return (
+        select(*_FACT_COLUMNS)
+        .select_from(
+            trades.join(accounts, accounts.c.id == trades.c.account_id)
+            .join(analyses, analyses.c.id == trades.c.analysis_pk)
+            .outerjoin(ai_learning_data, ai_learning_data.c.trade_id == trades.c.id)
+        )
+        .where(and_(trades.c.run_id == LIVE, where))
+    )
+
+
+def _opt(value: Any) -> int | None:
+    return None if value is None else scaled(value)
+
+
+def _facts(row: Any) -> TradeFacts:
+    entered: datetime = row.opened_at if row.opened_at is not None else row.timestamp
+    return TradeFacts(
+        trade_id=row.id,
+        user_id=row.user_id,
+        status=row.status,
+        symbol=row.symbol,
+        timeframe=row.timeframe,
+        side=row.side,
+        leverage=row.leverage,
+        confidence=row.confidence,
+        hour=entered.hour,
+        outcome=row.outcome,
+        exit_reason=row.exit_reason,
+        closed_at=row.closed_at,
+        pnl=_opt(row.pnl_usd) or 0,
+        pnl_pct=_opt(row.pnl_percent) or 0,
+        rr=_opt(row.actual_rr),
+        fees=_opt(row.fees_usd) or 0,
+        funding=_opt(row.funding_usd) or 0,
+        notional=_opt(row.entry_notional) or 0,
+        slippage=_opt(row.slippage_bps),
+        stated=_opt(row.stated_probability),
+        brier=_opt(row.brier),
+        calibrated=_opt(row.calibrated_probability),
+        calibrated_brier=_opt(row.calibrated_brier),
+        direction_correct=row.direction_correct,
+        accuracy=_opt(row.accuracy_score),
+    )
+
+
+def facts_of(connection: Connection, trade_ids: Sequence[str]) -> dict[str, TradeFacts]:
+    """The stored facts of those of `trade_ids` that are live trades."""
+    out: dict[str, TradeFacts] = {}
+    for part in chunks(trade_ids):
+        for row in connection.execute(_facts_query(trades.c.id.in_(list(part)))):
+            out[row.id] = _facts(row)
+    return out
+
+
+def _user_facts(connection: Connection, user_id: str | None) -> Iterable[TradeFacts]:
+    where = accounts.c.user_id == user_id if user_id is not None else trades.c.run_id == LIVE
+    result = connection.execute(_facts_query(where).execution_options(yield_per=20_000))
+    for row in result:
+        yield _facts(row)
+
+
+# ---------------------------------------------------------------- rows
+
+
+def _bucket_row(user_id: str, key: BucketKey, sums: Sequence[int]) -> dict[str, Any]:
+    row: dict[str, Any] = {"user_id": user_id, "dimension": key[0], "bucket": key[1]}
+    for name, value in zip(FIELD_NAMES, sums, strict=True):
+        row[name] = unscaled(value) if name in DECIMAL_FIELDS else value
+    return row
+
+
+def _sums(row: Any) -> Sums:
+    return [scaled(row[name]) if name in DECIMAL_FIELDS else int(row[name]) for name in FIELD_NAMES]
+
+
+def _equity_row(user_id: str, e: Equity) -> dict[str, Any]:
+    return {
+        "user_id": user_id,
+        "equity": unscaled(e.equity),
+        "peak": unscaled(e.peak),
+        "max_drawdown": unscaled(e.max_drawdown),
+        "last_closed_at": e.last_closed_at,
+        "last_trade_id": e.last_trade_id,
+    }
+
+
+def _equity(row: Any) -> Equity:
+    return Equity(
+        scaled(row.equity), scaled(row.peak), scaled(row.max_drawdown), row.last_closed_at, row.last_trade_id
+    )
+
+
+def _lock_users(connection: Connection, user_ids: Iterable[str]) -> dict[str, Equity]:
+    """Create missing equity rows, lock them (PostgreSQL), and return their state."""
+    users = sorted(set(user_ids))
+    if not users:
+        return {}
+    insert_ignore(connection, insight_equity, [_equity_row(u, Equity()) for u in users])
+    query = (
+        select(insight_equity).where(insight_equity.c.user_id.in_(users)).order_by(insight_equity.c.user_id)
+    )
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return {row.user_id: _equity(row) for row in connection.execute(query)}
+
+
+def _closed_pnls(connection: Connection, user_id: str) -> list[tuple[tuple[datetime, str], int]]:
+    query = (
+        select(trades.c.closed_at, trades.c.id, trades.c.pnl_usd)
+        .join(accounts, accounts.c.id == trades.c.account_id)
+        .where(
+            accounts.c.user_id == user_id,
+            trades.c.run_id == LIVE,
+            trades.c.status == "CLOSED",
+            trades.c.closed_at.is_not(None),
+            trades.c.outcome.is_not(None),
+        )
+    )
+    return [((r.closed_at, r.id), _opt(r.pnl_usd) or 0) for r in connection.execute(query)]
+
+
+def _next_equity(
+    connection: Connection,
+    user_id: str,
+    state: Equity,
+    before: Sequence[TradeFacts],
+    after: Sequence[TradeFacts],
+) -> Equity:
+    """The user's equity state after these changes: extended in place when they only append closes
+    after the last one, recomputed from the stored trades otherwise (out of order, corrections)."""
+    old = {f.trade_id: (f.equity_key, f.pnl) for f in before if f.equity_key is not None}
+    new = {f.trade_id: (f.equity_key, f.pnl) for f in after if f.equity_key is not None}
+    if old == {k: v for k, v in new.items() if k in old} and old.keys() <= new.keys():
+        appended = sorted((key, pnl) for tid, (key, pnl) in new.items() if tid not in old and key is not None)
+        last = state.last_key
+        if not appended:
+            return state
+        if last is None or appended[0][0] > last:
+            return state.extend(appended)
+    return equity_of(_closed_pnls(connection, user_id))
+
+
+def apply_changes(
+    connection: Connection, before: Mapping[str, TradeFacts], after: Mapping[str, TradeFacts]
+) -> None:
+    """Move the aggregates of the users concerned by `after − before` (facts around one write)."""
+    users = {f.user_id for f in before.values()} | {f.user_id for f in after.values()}
+    if not users:
+        return
+    changes = delta(before.values(), after.values())
+    equities = _lock_users(connection, users)
+    for user_id in sorted(users):
+        mine_before = [f for f in before.values() if f.user_id == user_id]
+        mine_after = [f for f in after.values() if f.user_id == user_id]
+        state = equities[user_id]
+        updated = _next_equity(connection, user_id, state, mine_before, mine_after)
+        if updated != state:
+            upsert(connection, insight_equity, [_equity_row(user_id, updated)], ["user_id"])
+        if user_id in changes:
+            _add_to_buckets(connection, user_id, changes[user_id])
+
+
+def _add_to_buckets(connection: Connection, user_id: str, change: Mapping[BucketKey, Sums]) -> None:
+    keys = sorted(change)
+    where = and_(
+        insight_buckets.c.user_id == user_id,
+        tuple_(insight_buckets.c.dimension, insight_buckets.c.bucket).in_(keys),
+    )
+    stored = {
+        (row.dimension, row.bucket): _sums(row._mapping)
+        for row in connection.execute(select(insight_buckets).where(where))
+    }
+    rows, emptied = [], []
+    for key in keys:
+        total = stored.get(key, [0] * WIDTH)
+        total = [a + b for a, b in zip(total, change[key], strict=True)]
+        if any(total):
+            rows.append(_bucket_row(user_id, key, total))
+        elif key in stored:
+            emptied.append(key)
+    upsert(connection, insight_buckets, rows, ["user_id", "dimension", "bucket"])
+    if emptied:
+        connection.execute(
+            delete(insight_buckets).where(
+                insight_buckets.c.user_id == user_id,
+                tuple_(insight_buckets.c.dimension, insight_buckets.c.bucket).in_(emptied),
+            )
+        )
+
+
+def rebuild_insights(connection: Connection, user_id: str | None = None) -> int:
+    """Recompute the aggregates of one user (or of everyone) from the stored trades; returns trades read."""
+    facts = list(_user_facts(connection, user_id))
+    for table in (insight_buckets, insight_equity):
+        query = delete(table)
+        if user_id is not None:
+            query = query.where(table.c.user_id == user_id)
+        connection.execute(query)
+    per_user = aggregate(facts)
+    closes: dict[str, list[tuple[tuple[datetime, str], int]]] = defaultdict(list)
+    for f in facts:
+        if f.equity_key is not None:
+            closes[f.user_id].append((f.equity_key, f.pnl))
+    users = sorted({f.user_id for f in facts})
+    insert_ignore(connection, insight_equity, [_equity_row(u, equity_of(closes[u])) for u in users])
+    rows = [
+        _bucket_row(u, key, sums) for u, buckets in per_user.items() for key, sums in sorted(buckets.items())
+    ]
+    for part in chunks(rows):
+        insert_ignore(connection, insight_buckets, part)
+    return len(facts)
+
+
+def read_insights(connection: Connection, user_id: str) -> tuple[dict[BucketKey, Sums], Equity | None]:
+    """A user's buckets and equity state (a few hundred rows whatever the number of trades)."""
+    buckets = {
+        (row.dimension, row.bucket): _sums(row._mapping)
+        for row in connection.execute(select(insight_buckets).where(insight_buckets.c.user_id == user_id))
+    }
+    found = connection.execute(select(insight_equity).where(insight_equity.c.user_id == user_id)).first()
+    return buckets, (_equity(found) if found is not None else None)
+
+
+class SqlInsightRepository:
+    """`services.ports.InsightRepository` on one unit's connection."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def read(self, user_id: str) -> tuple[dict[BucketKey, Sums], Equity | None]:
+        return read_insights(self.connection, user_id)
+
+    def rebuild(self, user_id: str | None = None) -> int:
+        return rebuild_insights(self.connection, user_id)
