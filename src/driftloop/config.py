@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,3 +27,30 @@ class Settings(BaseSettings):
     slippage_bps: Decimal = Field(default=Decimal(0), ge=0, le=1000)
     maintenance_margin_ratio: Decimal = Field(default=Decimal("0.03"), gt=0, lt=1)
     breakeven_pct: Decimal = Field(default=Decimal("0.05"), ge=0, le=100)
+
+
+class DriftSettings(BaseSettings):
+    """The live Drift venue (`DRIFTLOOP_VENUE=drift`), DRIFTLOOP_DRIFT_ prefix; needs `driftloop[drift]`.
+
+    The wallet is a keypair file (`KEYPAIR_PATH`) or the key itself (`KEYPAIR`: a JSON byte array or
+    base58), a secret never logged, stored or returned. `PROGRAM_ID`, `IDL_PATH` and `STATE_SEED` point
+    the venue at another deployment of the program (e.g. a Velocity-compatible one); the defaults are
+    Drift v2 as bundled in driftpy.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="DRIFTLOOP_DRIFT_", extra="ignore")
+
+    rpc_url: str = "https://api.mainnet-beta.solana.com"
+    keypair_path: Path | None = None
+    keypair: SecretStr | None = None
+    sub_account: int = Field(default=0, ge=0, le=65535)  # the default sub-account of new trades
+    env: Literal["mainnet", "devnet"] = "mainnet"
+    program_id: str = "dRiftyHA39MWEi3m9aunc5MzRF1JYuBsbn6VPcn33UH"
+    idl_path: Path | None = None  # None: driftpy's bundled Drift v2 IDL
+    state_seed: str = "drift_state"  # Velocity: "velocity_state"
+    markets: dict[str, int] = Field(default_factory=lambda: {"SOL-PERP": 0, "BTC-PERP": 1, "ETH-PERP": 2})
+    subscription: Literal["websocket", "polling"] = "websocket"
+    poll_interval_seconds: float = Field(default=1.0, gt=0)  # account polling and the polling log provider
+    lookup_tables: list[str] | None = None  # address lookup tables; None: driftpy's for `env`
+    commitment: Literal["confirmed", "finalized"] = "confirmed"
+    request_timeout_seconds: float = Field(default=10.0, gt=0)

@@ -1,13 +1,15 @@
 """The `Venue` contract: what every venue (paper, Drift) must do, written against the protocol only.
 
 Each venue joins by adding a param to `venue_harness` that yields the venue and a driver that knows
-how to move its market. The driver's market has zero slippage, so a market order fills at the open.
+how to move its market (the Drift venue runs against the fake chain of tests/drift when driftpy is
+installed, and is skipped otherwise). The driver's market has zero slippage, so a market order fills at
+the open.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
@@ -60,10 +62,23 @@ class PaperDriver:
         await self.bar(market, price, price, price)
 
 
-@pytest.fixture(params=["paper"])
-def venue_harness(request: pytest.FixtureRequest) -> tuple[Venue, Driver]:
-    venue = PaperVenue(slippage_bps=0)
-    return venue, PaperDriver(venue)
+@pytest.fixture(params=["paper", "drift"])
+def venue_harness(request: pytest.FixtureRequest) -> Iterator[tuple[Venue, Driver]]:
+    if request.param == "paper":
+        venue = PaperVenue(slippage_bps=0)
+        yield venue, PaperDriver(venue)
+        return
+    # DriftVenue (driftpy) against the fake Solana JSON-RPC of tests/drift
+    pytest.importorskip("driftpy", reason="driftpy is an optional extra (make test runs it in .venv-drift)")
+    from drift.driver import DriftDriver
+    from drift.world import DriftWorld
+
+    world = DriftWorld()
+    try:
+        drift = world.venue()
+        yield drift, DriftDriver(world, drift)
+    finally:
+        world.close()
 
 
 Scenario = Callable[[Venue, Driver], Coroutine[Any, Any, None]]

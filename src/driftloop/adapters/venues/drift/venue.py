@@ -1,0 +1,468 @@
+"""`DriftVenue`: the `Venue` protocol on Drift Protocol through driftpy.
+
+- A bracket is one `place_orders` transaction: a market entry and reduce-only trigger-market stop-loss and
+  take-profit, each carrying the `user_order_id` the trading service allocated; the transaction
+  signature is the trade's `driftTxId` and the venue order ids are Drift's order ids (from the
+  transaction's OrderRecords).
+- Fills and funding come from the program's own records in the user account's transaction history
+  (`OrderActionRecord` fills as taker or maker with the fee charged, `FundingPaymentRecord`,
+  `LiquidationRecord`); the cursor is the newest transaction signature read, so a restart with the
+  stored cursor neither loses nor repeats a fill. `subscribe` uses driftpy's `EventSubscriber` on the user
+  account (websocket or polling log provider) to wake up and pushes what `events_since` returns.
+- Positions, open orders and marks are read fresh from the chain (the User account, the oracle).
+- Every driftpy/RPC error is translated once, here, into TemporaryError / RejectedError / ConfigError.
+
+One venue serves one wallet: an `AccountRef`'s `sub_account` is the Drift sub-account of that wallet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from anchorpy import Program, Provider, Wallet
+from driftpy.accounts.oracle import get_oracle_decode_fn
+from driftpy.accounts.types import DataAndSlot
+from driftpy.addresses import get_user_account_public_key
+from driftpy.drift_client import DriftClient
+from driftpy.types import MarketType, OrderParams, OrderTriggerCondition, OrderType, PositionDirection
+from solana.rpc.async_api import AsyncClient
+from solana.rpc.commitment import Commitment
+from solders.pubkey import Pubkey
+
+from driftloop.adapters.venues.drift import convert, program
+from driftloop.adapters.venues.drift.errors import ErrorTranslator, boundary
+from driftloop.adapters.venues.drift.history import History, TxEvents
+from driftloop.adapters.venues.drift.subscription import DriftSubscription
+from driftloop.config import DriftSettings
+from driftloop.domain.errors import ConfigError
+from driftloop.domain.model import Fill, FundingPayment, OrderLeg, Side
+from driftloop.domain.trade import AccountRef
+from driftloop.services.ports import BracketRequest, Placement, VenueEvents, VenueOrder, VenuePosition
+
+log = logging.getLogger(__name__)
+EventHandler = Callable[[VenueEvents], Awaitable[None]]
+_LEGS = (OrderLeg.ENTRY, OrderLeg.STOP_LOSS, OrderLeg.TAKE_PROFIT)
+
+
+@dataclass(slots=True)
+class _Connected:
+    connection: AsyncClient
+    client: DriftClient
+    program: Program
+    history: History
+    markets: dict[int, program.MarketInfo]
+
+
+@dataclass(slots=True)
+class _Account:
+    """What the venue remembers of a sub-account: the orders seen in its history, by Drift order id."""
+
+    orders: dict[int, convert.OrderInfo] = field(default_factory=dict)
+
+
+class DriftVenue:
+    """The live Drift venue (see the module docstring)."""
+
+    name = "drift"
+
+    def __init__(self, settings: DriftSettings) -> None:
+        self.settings = settings
+        self.symbols: dict[str, int] = dict(settings.markets)
+        self._program_id = _pubkey(settings.program_id, "DRIFTLOOP_DRIFT_PROGRAM_ID")
+        self._wallet = program.load_wallet(settings)
+        self.authority = self._wallet.pubkey()
+        self._errors = ErrorTranslator()
+        self._connected: _Connected | None = None
+        self._connect_lock: asyncio.Lock | None = None
+        self._send_lock: asyncio.Lock | None = None
+        self._accounts: dict[int, _Account] = {}
+        self._placements: dict[str, Placement] = {}
+        self.subscriptions: list[DriftSubscription] = []
+
+    def __repr__(self) -> str:
+        rpc, pid = self.settings.rpc_url, self._program_id
+        return f"DriftVenue(rpc={rpc!r}, program={pid}, authority={self.authority})"
+
+    # --- connection ------------------------------------------------------------------------------------
+
+    async def connect(self) -> _Connected:
+        """Connect once: read the markets, build and subscribe the DriftClient."""
+        if self._connected is not None:
+            return self._connected
+        if self._connect_lock is None:
+            self._connect_lock = asyncio.Lock()
+        async with self._connect_lock:
+            if self._connected is None:
+                async with boundary(self._errors, "connecting to Drift"):
+                    self._connected = await self._connect()
+        return self._connected
+
+    async def _connect(self) -> _Connected:
+        settings = self.settings
+        program.use_program(self._program_id, settings.state_seed)
+        idl = program.load_idl(settings)
+        self._errors.idl_errors = {int(e.code): (e.name, e.msg or "") for e in idl.errors or []}
+        connection = AsyncClient(
+            settings.rpc_url, Commitment(settings.commitment), timeout=settings.request_timeout_seconds
+        )
+        reader = Program(idl, self._program_id, Provider(connection, Wallet(self._wallet)))
+        unknown = {i for i in self.symbols.values() if i < 0}
+        if unknown:
+            raise ConfigError(f"market indexes must be ≥ 0: {sorted(unknown)}")
+        markets = await program.read_markets(reader, connection, sorted(set(self.symbols.values())))
+        client = program.build_client(settings, self._wallet, connection, idl, markets)
+        await client.subscribe()
+        log.info(
+            "connected to Drift program %s at %s as %s", self._program_id, settings.rpc_url, self.authority
+        )
+        return _Connected(
+            connection,
+            client,
+            client.program,
+            History(connection, client.program, settings.commitment),
+            markets,
+        )
+
+    async def close(self) -> None:
+        """Stop subscriptions and polling, close the RPC connection."""
+        for subscription in list(self.subscriptions):
+            subscription.close()
+        if self._connected is not None:
+            connected, self._connected = self._connected, None
+            try:
+                await connected.client.unsubscribe()
+                await connected.connection.close()
+            except Exception:  # closing is best effort
+                log.debug("closing the Drift client failed", exc_info=True)
+
+    def user_address(self, account: AccountRef) -> Pubkey:
+        return get_user_account_public_key(self._program_id, self.authority, account.sub_account)
+
+    async def _user(self, account: AccountRef) -> Any:
+        """The User account, read fresh (and handed to driftpy's subscriber so its math sees it too)."""
+        c = await self.connect()
+        address = self.user_address(account)
+        async with boundary(self._errors, "reading the Drift user account"):
+            resp = await c.connection.get_account_info(address, Commitment(self.settings.commitment))
+        if resp.value is None:
+            raise ConfigError(
+                f"Drift sub-account {account.sub_account} of {self.authority} does not exist "
+                f"(program {self._program_id}); create it and deposit collateral first"
+            )
+        user = c.program.coder.accounts.decode(bytes(resp.value.data))
+        if account.sub_account not in c.client.users:
+            async with boundary(self._errors, "subscribing to the Drift user account"):
+                c.client.sub_account_ids.append(account.sub_account)
+                await c.client.add_user(account.sub_account)
+        c.client.users[account.sub_account].account_subscriber.update_data(
+            DataAndSlot(resp.context.slot, user)
+        )
+        return user
+
+    # --- reads -------------------------------------------------------------------------------------------
+
+    async def positions(self, account: AccountRef) -> list[VenuePosition]:
+        """Open perp positions of the sub-account (signed base size, entry price = quote entry / base)."""
+        user = await self._user(account)
+        found = [convert.position_from_account(p) for p in user.perp_positions]
+        return sorted((p for p in found if p is not None), key=lambda p: p.market_index)
+
+    async def open_orders(self, account: AccountRef) -> list[VenueOrder]:
+        """Open perp orders. Reduce-only orders left in a market where the sub-account is flat and has no
+        other order (Drift keeps a bracket's sibling after the position closes) can never fill: they are
+        cancelled here and not listed."""
+        user = await self._user(account)
+        orders = [o for o in (convert.order_from_account(x) for x in user.orders) if o is not None]
+        held = {int(p.market_index) for p in user.perp_positions if int(p.base_asset_amount) != 0}
+        live_markets = held | {o.market_index for o in orders if not o.reduce_only}
+        dead = [o for o in orders if o.reduce_only and o.market_index not in live_markets]
+        for order in dead:
+            try:
+                await self._cancel_order(account, int(order.order_id))
+            except Exception:
+                log.warning("could not cancel the stale reduce-only order %s", order.order_id, exc_info=True)
+        return [o for o in orders if o not in dead]
+
+    async def mark_price(self, market_index: int) -> Decimal | None:
+        """The market's oracle price, read fresh; None for a market this venue does not trade."""
+        c = await self.connect()
+        market = c.markets.get(market_index)
+        if market is None:
+            return None
+        async with boundary(self._errors, "reading the oracle"):
+            resp = await c.connection.get_account_info(market.oracle, Commitment(self.settings.commitment))
+            if resp.value is None:
+                return None
+            data = get_oracle_decode_fn(market.oracle_source)(bytes(resp.value.data))
+        return convert.price(int(data.price))
+
+    async def position_details(self, account: AccountRef, market_index: int) -> dict[str, Decimal | None]:
+        """Unrealized PnL (with and without funding) and liquidation price, by driftpy's math (display only:
+        driftpy returns these as floats; outcomes never use them)."""
+        await self._user(account)
+        c = await self.connect()
+        drift_user = c.client.get_user(account.sub_account)
+        async with boundary(self._errors, "computing position details"):
+            pnl = drift_user.get_unrealized_pnl(with_funding=False, market_index=market_index)
+            pnl_funding = drift_user.get_unrealized_pnl(with_funding=True, market_index=market_index)
+            liq = drift_user.get_perp_liq_price(market_index)
+        return {
+            "unrealizedPnl": convert.quote(int(pnl)),
+            "unrealizedPnlWithFunding": convert.quote(int(pnl_funding)),
+            "liquidationPrice": None if liq is None or liq <= 0 else convert.price(int(liq)),
+        }
+
+    # --- orders ------------------------------------------------------------------------------------------
+
+    async def place_bracket(self, request: BracketRequest) -> Placement:
+        """One transaction: market entry + reduce-only trigger-market stop and target (`place_orders`).
+
+        Placing an accepted trade id again returns its placement (idempotent retry in this process).
+        """
+        if request.trade_id in self._placements:
+            return self._placements[request.trade_id]
+        c = await self.connect()
+        user = await self._user(request.account)
+        reason, params = self._bracket_params(c, request, user)
+        if reason is not None:
+            return Placement(accepted=False, reason=reason)
+        sub = request.account.sub_account
+        async with self._lock(), boundary(self._errors, "placing the bracket"):
+            c.client.active_sub_account_id = sub
+            signature = str(await c.client.place_orders(params, sub_account_id=sub))
+        order_ids = await self._placed_order_ids(c, request, signature)
+        placement = Placement(True, signature, order_ids)
+        self._placements[request.trade_id] = placement
+        log.info("placed bracket %s on sub-account %d: %s", request.trade_id, sub, signature)
+        return placement
+
+    def _bracket_params(
+        self, c: _Connected, request: BracketRequest, user: Any
+    ) -> tuple[str | None, list[Any]]:
+        market = c.markets.get(request.market_index)
+        if market is None or self.symbols.get(request.symbol, request.market_index) != request.market_index:
+            return (
+                f"unknown market {request.symbol} (index {request.market_index}); markets: {self.symbols}",
+                [],
+            )
+        held = [
+            p
+            for p in user.perp_positions
+            if int(p.market_index) == request.market_index and int(p.base_asset_amount) != 0
+        ]
+        pending = [
+            o
+            for o in user.orders
+            if convert.variant(o.status) == "Open"
+            and int(o.market_index) == request.market_index
+            and not o.reduce_only
+        ]
+        if held or pending:
+            where = f"market {request.market_index} on sub-account {request.account.sub_account}"
+            return (
+                f"positions net per market and sub-account: a position or entry is already open in {where}",
+                [],
+            )
+        in_use = {int(o.user_order_id) for o in user.orders if convert.variant(o.status) == "Open"} - {0}
+        clash = in_use & set(request.user_order_ids.values())
+        if clash:
+            return f"user order ids {sorted(clash)} are in use by open orders", []
+        if any(not 0 < request.user_order_ids.get(leg, 0) <= 255 for leg in _LEGS):
+            return "every leg needs a user order id in 1..255", []
+        step = market.step_size
+        base = int(request.size * convert.BASE_PRECISION) // step * step  # round down to the order step
+        if base <= 0 or request.leverage <= 0:
+            return f"size {request.size} rounds down to zero at the market's step {convert.base(step)}", []
+        tick = Decimal(market.tick_size) / convert.PRICE_PRECISION
+        stop, target = (_on_tick(p, tick) for p in (request.stop_loss, request.take_profit))
+        long = request.side is Side.LONG
+        entry_dir, exit_dir = (
+            (PositionDirection.Long(), PositionDirection.Short())
+            if long
+            else (PositionDirection.Short(), PositionDirection.Long())
+        )
+        above, below = OrderTriggerCondition.Above(), OrderTriggerCondition.Below()
+        ids = request.user_order_ids
+
+        def trigger(uid: int, level: int, condition: Any) -> Any:
+            return OrderParams(
+                OrderType.TriggerMarket(),
+                base,
+                request.market_index,
+                exit_dir,
+                MarketType.Perp(),
+                user_order_id=uid,
+                reduce_only=True,
+                trigger_price=level,
+                trigger_condition=condition,
+            )
+
+        params = [
+            OrderParams(
+                OrderType.Market(),
+                base,
+                request.market_index,
+                entry_dir,
+                MarketType.Perp(),
+                user_order_id=ids[OrderLeg.ENTRY],
+            ),
+            trigger(ids[OrderLeg.STOP_LOSS], stop, below if long else above),
+            trigger(ids[OrderLeg.TAKE_PROFIT], target, above if long else below),
+        ]
+        return None, params
+
+    async def _placed_order_ids(
+        self, c: _Connected, request: BracketRequest, signature: str
+    ) -> dict[OrderLeg, str]:
+        """Drift's order ids of the legs, from the OrderRecords of the placing transaction."""
+        wanted = {uid: leg for leg, uid in request.user_order_ids.items() if leg in _LEGS}
+        address = str(self.user_address(request.account))
+        state = self._accounts.setdefault(request.account.sub_account, _Account())
+        found: dict[OrderLeg, str] = {}
+        async with boundary(self._errors, "reading the placing transaction"):
+            statuses = [
+                s
+                for s in await c.history.signatures(self.user_address(request.account), limit=20)
+                if str(s.signature) == signature
+            ]
+            for tx in await c.history.events(statuses):
+                for name, record in tx.events:
+                    if name == "OrderRecord" and str(record.user) == address:
+                        info = convert.OrderInfo.of(record.order)
+                        state.orders[info.order_id] = info
+                        if info.user_order_id in wanted:
+                            found[wanted[info.user_order_id]] = str(info.order_id)
+        if len(found) < len(wanted):  # not in the recent history yet: the account's open orders tell
+            user = await self._user(request.account)
+            for order in user.orders:
+                uid = int(order.user_order_id)
+                if convert.variant(order.status) == "Open" and uid in wanted:
+                    found.setdefault(wanted[uid], str(int(order.order_id)))
+        return found
+
+    async def cancel(self, account: AccountRef, order_id: str) -> None:
+        """Cancel an open order by Drift order id; an unknown, filled or cancelled order is a no-op."""
+        user = await self._user(account)
+        open_ids = {int(o.order_id) for o in user.orders if convert.variant(o.status) == "Open"}
+        if order_id.isdigit() and int(order_id) in open_ids:
+            await self._cancel_order(account, int(order_id))
+
+    async def _cancel_order(self, account: AccountRef, order_id: int) -> None:
+        c = await self.connect()
+        await self._user(account)
+        async with self._lock(), boundary(self._errors, "cancelling an order"):
+            c.client.active_sub_account_id = account.sub_account
+            await c.client.cancel_order(order_id, sub_account_id=account.sub_account)
+
+    def _lock(self) -> asyncio.Lock:
+        """Transactions are built one at a time: driftpy keys remaining accounts on the active sub-account."""
+        if self._send_lock is None:
+            self._send_lock = asyncio.Lock()
+        return self._send_lock
+
+    # --- events ------------------------------------------------------------------------------------------
+
+    async def events_since(self, account: AccountRef, cursor: str | None) -> VenueEvents:
+        """The sub-account's fills and funding in transactions after `cursor` (a signature; None: all),
+        oldest first, and the newest signature read as the next cursor."""
+        c = await self.connect()
+        address = self.user_address(account)
+        async with boundary(self._errors, "reading the Drift event history"):
+            statuses = await c.history.signatures(address, until=cursor)
+            txs = await c.history.events(statuses)
+            fills, funding = await self._convert(c, account, txs)
+        newest = str(statuses[-1].signature) if statuses else cursor
+        return VenueEvents(fills=fills, funding=funding, cursor=newest or "")
+
+    async def _convert(
+        self, c: _Connected, account: AccountRef, txs: list[TxEvents]
+    ) -> tuple[list[Fill], list[tuple[int, FundingPayment]]]:
+        address = str(self.user_address(account))
+        state = self._accounts.setdefault(account.sub_account, _Account())
+        for tx in txs:  # every order this window knows of
+            for name, record in tx.events:
+                if name == "OrderRecord" and str(record.user) == address:
+                    info = convert.OrderInfo.of(record.order)
+                    state.orders[info.order_id] = info
+        needed: set[int] = set()
+        for tx in txs:  # orders our fills belong to that were placed before this window
+            for name, record in tx.events:
+                order_id = _own_order_id(record, address) if _is_fill(name, record) else None
+                if order_id is not None and order_id not in state.orders:
+                    needed.add(order_id)
+        if needed and txs:
+            await self._find_orders(c, account, state, needed, before=txs[0].signature)
+        fills: list[Fill] = []
+        funding: list[tuple[int, FundingPayment]] = []
+        for tx in txs:
+            liquidated = {
+                (int(r.liquidate_perp.market_index), int(r.liquidate_perp.fill_record_id))
+                for n, r in tx.events
+                if n == "LiquidationRecord" and str(r.user) == address
+            }
+            for index, (name, record) in enumerate(tx.events):
+                if _is_fill(name, record):
+                    order_id = _own_order_id(record, address)
+                    known = None if order_id is None else state.orders.get(order_id)
+                    key = (int(record.market_index), int(record.fill_record_id or 0))
+                    fill = convert.fill_from_record(record, address, known, key in liquidated)
+                    if fill is not None:
+                        fills.append(fill)
+                elif name == "FundingPaymentRecord" and str(record.user) == address:
+                    funding.append(convert.funding_from_record(record, tx.signature, index))
+        return fills, funding
+
+    async def _find_orders(
+        self, c: _Connected, account: AccountRef, state: _Account, needed: set[int], before: str
+    ) -> None:
+        """Walk the history back from `before` until the OrderRecords of `needed` orders are found (a fill
+        whose order was placed before the cursor, e.g. after a restart)."""
+        address = self.user_address(account)
+        while needed:
+            statuses = await c.history.signatures(address, before=before, limit=100)
+            if not statuses:
+                return
+            for tx in await c.history.events(statuses):
+                for name, record in tx.events:
+                    if name == "OrderRecord" and str(record.user) == str(address):
+                        info = convert.OrderInfo.of(record.order)
+                        state.orders.setdefault(info.order_id, info)
+                        needed.discard(info.order_id)
+            before = str(statuses[0].signature)
+
+    def subscribe(self, account: AccountRef, on_events: EventHandler) -> DriftSubscription:
+        """Push the sub-account's new fills and funding as driftpy's EventSubscriber sees its transactions."""
+        subscription = DriftSubscription(self, account, on_events)
+        self.subscriptions.append(subscription)
+        subscription.start()
+        return subscription
+
+
+def _is_fill(name: str, record: Any) -> bool:
+    return name == "OrderActionRecord" and convert.variant(record.action) == "Fill"
+
+
+def _own_order_id(record: Any, address: str) -> int | None:
+    if record.taker is not None and str(record.taker) == address and record.taker_order_id is not None:
+        return int(record.taker_order_id)
+    if record.maker is not None and str(record.maker) == address and record.maker_order_id is not None:
+        return int(record.maker_order_id)
+    return None
+
+
+def _on_tick(value: Decimal, tick: Decimal) -> int:
+    """A trigger price on the market's tick grid, at Drift's price precision."""
+    snapped = (value / tick).quantize(Decimal(1), ROUND_HALF_EVEN) * tick
+    return int((snapped * convert.PRICE_PRECISION).to_integral_value(ROUND_DOWN))
+
+
+def _pubkey(value: str, name: str) -> Pubkey:
+    try:
+        return Pubkey.from_string(value)
+    except Exception:
+        raise ConfigError(f"{name} is not a base58 public key: {value!r}") from None

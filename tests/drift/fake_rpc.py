@@ -1,0 +1,292 @@
+"""A local Solana JSON-RPC server (127.0.0.1, a free port) in front of `FakeDrift`.
+
+The real `DriftClient` talks to it: it serves the program's accounts (`getAccountInfo`,
+`getMultipleAccounts`, batched), accepts `sendTransaction` (decodes the v0 transaction and its Drift
+instructions with the IDL coder and runs them), confirms (`getSignatureStatuses`), and serves the
+transaction history with the program's event logs (`getSignaturesForAddress`, `getTransaction`).
+It runs its own event loop in a thread, so tests may drive it from any loop; one lock guards the state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.transaction import VersionedTransaction
+
+from drift.fake_drift import Effect, FakeDrift, ProgramError
+
+COMPUTE_BUDGET = "ComputeBudget111111111111111111111111111111"
+
+
+@dataclass
+class Tx:
+    signature: str
+    slot: int
+    block_time: int
+    logs: list[str]
+    mentions: set[str]
+    err: Any = None
+
+
+class FakeSolana:
+    """The ledger and the JSON-RPC server; `drift` is the program behind it."""
+
+    def __init__(self, drift: FakeDrift) -> None:
+        self.drift, self.program = drift, str(drift.program_id)
+        self.lock = threading.RLock()
+        self.txs: list[Tx] = []
+        self.by_sig: dict[str, Tx] = {}
+        self.calls: dict[str, int] = {}
+        self.fail_next: list[dict[str, Any]] = []  # JSON-RPC errors to answer the next calls with
+        self._accounts: dict[str, bytes] = {}
+        self._counter = 0
+        self.url = ""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self.refresh()
+
+    # --- state ---------------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Re-encode the program's accounts after a change and advance the slot."""
+        with self.lock:
+            self.drift.slot += 1
+            self._accounts = {str(k): v for k, v in self.drift.accounts().items()}
+
+    def record(self, effect: Effect, signature: str | None = None) -> str:
+        """Store a transaction whose program logs are `effect`'s event lines."""
+        lines, mentions = effect
+        with self.lock:
+            self._counter += 1
+            if signature is None:
+                digest = hashlib.sha512(f"fake-tx-{self._counter}".encode()).digest()
+                signature = str(Signature.from_bytes(digest))
+            logs = [
+                f"Program {COMPUTE_BUDGET} invoke [1]",
+                f"Program {COMPUTE_BUDGET} success",
+                f"Program {self.program} invoke [1]",
+                *lines,
+                f"Program {self.program} consumed 20000 of 600000 compute units",
+                f"Program {self.program} success",
+            ]
+            tx = Tx(signature, self.drift.slot, self.drift.now, logs, {str(m) for m in mentions})
+            self.txs.append(tx)
+            self.by_sig[signature] = tx
+            self.refresh()
+            return signature
+
+    def apply(self, effects: list[Effect]) -> list[str]:
+        return [self.record(e) for e in effects]
+
+    def signatures_of(self, address: Pubkey | str) -> list[str]:
+        with self.lock:
+            return [t.signature for t in self.txs if str(address) in t.mentions]
+
+    # --- JSON-RPC ------------------------------------------------------------------------------------
+
+    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        method, params, rid = request.get("method", ""), request.get("params") or [], request.get("id")
+        with self.lock:
+            self.calls[method] = self.calls.get(method, 0) + 1
+            if self.fail_next:
+                return {"jsonrpc": "2.0", "id": rid, "error": self.fail_next.pop(0)}
+            handler = getattr(self, "rpc_" + method, None)
+            if handler is None:
+                return {
+                    "jsonrpc": "2.0",
+                    "id": rid,
+                    "error": {"code": -32601, "message": f"Method not found: {method}"},
+                }
+            try:
+                return {"jsonrpc": "2.0", "id": rid, "result": handler(*params)}
+            except RpcError as exc:
+                return {"jsonrpc": "2.0", "id": rid, "error": exc.body}
+
+    def _context(self) -> dict[str, Any]:
+        return {"apiVersion": "2.1.0", "slot": self.drift.slot}
+
+    def _account(self, key: str) -> dict[str, Any] | None:
+        data = self._accounts.get(key)
+        if data is None:
+            return None
+        return {
+            "data": [base64.b64encode(data).decode(), "base64"],
+            "executable": False,
+            "lamports": 10**9,
+            "owner": self.program,
+            "rentEpoch": 0,
+            "space": len(data),
+        }
+
+    def rpc_getAccountInfo(self, key: str, _opts: Any = None) -> dict[str, Any]:
+        return {"context": self._context(), "value": self._account(key)}
+
+    def rpc_getMultipleAccounts(self, keys: list[str], _opts: Any = None) -> dict[str, Any]:
+        return {"context": self._context(), "value": [self._account(k) for k in keys]}
+
+    def rpc_getLatestBlockhash(self, _opts: Any = None) -> dict[str, Any]:
+        blockhash = str(Pubkey(hashlib.sha256(f"bh-{self.drift.slot}".encode()).digest()))
+        return {
+            "context": self._context(),
+            "value": {"blockhash": blockhash, "lastValidBlockHeight": self.drift.slot + 150},
+        }
+
+    def rpc_getSlot(self, _opts: Any = None) -> int:
+        return self.drift.slot
+
+    def rpc_getSignatureStatuses(self, sigs: list[str], _opts: Any = None) -> dict[str, Any]:
+        statuses = []
+        for sig in sigs:
+            tx = self.by_sig.get(sig)
+            statuses.append(
+                None
+                if tx is None
+                else {
+                    "slot": tx.slot,
+                    "confirmations": None,
+                    "err": None,
+                    "status": {"Ok": None},
+                    "confirmationStatus": "confirmed",
+                }
+            )
+        return {"context": self._context(), "value": statuses}
+
+    def rpc_getSignaturesForAddress(
+        self, address: str, opts: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        opts = opts or {}
+        before, until, limit = opts.get("before"), opts.get("until"), opts.get("limit") or 1000
+        out: list[dict[str, Any]] = []
+        started = before is None
+        for tx in reversed(self.txs):  # newest first
+            if address not in tx.mentions:
+                continue
+            if not started:
+                started = tx.signature == before
+                continue
+            if tx.signature == until or len(out) >= limit:
+                break
+            out.append(
+                {
+                    "signature": tx.signature,
+                    "slot": tx.slot,
+                    "err": None,
+                    "memo": None,
+                    "blockTime": tx.block_time,
+                    "confirmationStatus": "confirmed",
+                }
+            )
+        return out
+
+    def rpc_getTransaction(self, sig: str, _opts: Any = None) -> dict[str, Any] | None:
+        tx = self.by_sig.get(sig)
+        if tx is None:
+            return None
+        return {
+            "slot": tx.slot,
+            "blockTime": tx.block_time,
+            "transaction": {"signatures": [tx.signature], "message": {"accountKeys": sorted(tx.mentions)}},
+            "meta": {"err": None, "fee": 5000, "logMessages": tx.logs, "preBalances": [], "postBalances": []},
+            "version": 0,
+        }
+
+    def rpc_sendTransaction(self, raw: str, _opts: Any = None) -> str:
+        tx = VersionedTransaction.from_bytes(base64.b64decode(raw))
+        keys = list(tx.message.account_keys)
+        signer = keys[0]
+        effects: list[Effect] = []
+        for n, ix in enumerate(tx.message.instructions):
+            program = str(keys[ix.program_id_index])
+            if program == COMPUTE_BUDGET:
+                continue
+            if program != self.program:
+                raise RpcError.simulation(n, "IncorrectProgramId", 0, [])
+            named = self.drift.codec.parse_instruction(bytes(ix.data))
+            accounts = [keys[i] for i in ix.accounts]
+            try:
+                effects.append(self.drift.execute(named.name, named.data, accounts[1], signer))
+            except ProgramError as exc:
+                try:
+                    code = self.drift.codec.error_code(exc.name)
+                except KeyError:
+                    code = 6000
+                logs = [
+                    f"Program {self.program} invoke [1]",
+                    f"Program log: Error: {exc.message}",
+                    f"Program {self.program} failed: custom program error: {hex(code)}",
+                ]
+                raise RpcError.simulation(n, exc.name, code, logs) from None
+        lines = [line for e in effects for line in e[0]]
+        mentions = {str(k) for k in keys}
+        self.record((lines, {Pubkey.from_string(m) for m in mentions}), str(tx.signatures[0]))
+        return str(tx.signatures[0])
+
+    # --- server --------------------------------------------------------------------------------------
+
+    async def _serve(self, request: web.Request) -> web.Response:
+        body = json.loads(await request.read())  # driftpy labels plain JSON as gzip: never decompress
+        if isinstance(body, list):
+            return web.json_response([self.handle(r) for r in body])
+        return web.json_response(self.handle(body))
+
+    def start(self) -> str:
+        """Serve on 127.0.0.1 at a free port, in a thread; returns the URL."""
+        ready = threading.Event()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            app = web.Application()
+            app.router.add_post("/", self._serve)
+            runner = web.AppRunner(app, auto_decompress=False)
+            loop.run_until_complete(runner.setup())
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            loop.run_until_complete(site.start())
+            port = runner.addresses[0][1]
+            self.url, self._runner = f"http://127.0.0.1:{port}", runner
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(runner.cleanup())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="fake-solana", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        return self.url
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+
+
+class RpcError(Exception):
+    def __init__(self, body: dict[str, Any]) -> None:
+        super().__init__(body.get("message"))
+        self.body = body
+
+    @staticmethod
+    def simulation(index: int, name: str, code: int, logs: list[str]) -> RpcError:
+        message = (
+            f"Transaction simulation failed: Error processing Instruction {index}: "
+            f"custom program error: {hex(code)}"
+        )
+        data = {
+            "err": {"InstructionError": [index, {"Custom": code}]},
+            "logs": logs,
+            "accounts": None,
+            "unitsConsumed": 0,
+            "returnData": None,
+            "innerInstructions": None,
+        }
+        return RpcError({"code": -32002, "message": message, "data": data})
