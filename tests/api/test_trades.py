@@ -62,8 +62,26 @@ async def test_trade_through_the_api_until_its_outcome_is_captured(api: Api) -> 
     insights = (await api.get("/api/insights", params={"userId": "drift-user"})).json()["insights"]
     assert insights["totalDriftTrades"] == 1 and insights["winRate"] == 100.0
     calibration = (await api.get("/api/learning/calibration", params={"userId": "drift-user"})).json()
-    assert calibration["calibrated"] is False and calibration["trades"] == 1
+    assert calibration["calibrated"] is True and calibration["trades"] == 1
     assert calibration["brier"] == pytest.approx(0.09)
+    learned = calibration["learned"]
+    assert learned["trades"] == 1 and learned["inSample"]["brierStated"] == pytest.approx(0.09)
+    assert learned["recorded"]["calibratedTrades"] == 0  # the raw policy records no calibrated probability
+    assert insights["performance"]["fees"]["totalUsd"] == pytest.approx(0.205)
+    assert insights["breakdowns"]["bySymbol"]["SOL-PERP"]["count"] == 1
+    context = (
+        await api.get(
+            "/api/learning/context", params={"userId": "drift-user", "symbol": "SOL", "timeframe": "5m"}
+        )
+    ).json()
+    assert (
+        context["context"]["symbol"] == "SOL-PERP" and context["context"]["track"]["overall"]["trades"] == 1
+    )
+    assert "1 closed trades, won 1" in context["text"]
+    bad = await api.get(
+        "/api/learning/context", params={"userId": "drift-user", "symbol": "SOL", "timeframe": "2h"}
+    )
+    assert bad.status_code == 422 and "timeframe" in bad.json()["detail"]
     [filled] = [b for b in calibration["bins"] if b["count"]]
     assert (
         filled["lower"] == 0.7 and filled["observedWinRate"] == 1.0 and filled["meanStatedProbability"] == 0.7

@@ -36,6 +36,27 @@ def test_live_demo_captures_outcomes_and_prints_insights(tmp_path: Path) -> None
         ]
     assert closed > 0
     assert complete == closed == captured
+    user = _demo_user(db)
+    verify = CliRunner().invoke(
+        app, ["insights", "--user", user, "--verify", "--json", "--db", f"sqlite:///{db}"]
+    )
+    assert verify.exit_code == 0, verify.output
+    insights = json.loads(verify.stdout)
+    assert insights["totalDriftTrades"] == closed
+    assert sum(w["trades"] for w in insights["progression"]) == closed
+    context = CliRunner().invoke(
+        app, ["context", "--user", user, "--symbol", "SOL", "--timeframe", "5m", "--db", f"sqlite:///{db}"]
+    )
+    assert context.exit_code == 0 and f"{closed} closed trades" in context.stdout
+    bad = CliRunner().invoke(
+        app, ["context", "--user", user, "--symbol", "SOL", "--timeframe", "7m", "--db", f"sqlite:///{db}"]
+    )
+    assert bad.exit_code == 2 and "timeframe" in bad.output
+
+
+def _demo_user(db: Path) -> str:
+    with sqlite3.connect(db) as conn:
+        return str(conn.execute("select distinct user_id from accounts").fetchone()[0])
 
 
 def test_replay_demo_runs_into_sqlite_and_is_idempotent(tmp_path: Path) -> None:

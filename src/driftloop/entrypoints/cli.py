@@ -224,18 +224,56 @@ def insights_command(
     user: Annotated[str, typer.Option("--user", help="The user whose live trades to summarise.")],
     db: DbOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the insights as JSON.")] = False,
+    verify: Annotated[
+        bool,
+        typer.Option("--verify", help="Check the maintained aggregates against a rebuild from the trades."),
+    ] = False,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Recompute the user's aggregates from the stored trades first.")
+    ] = False,
 ) -> None:
-    """Insights over a user's live trades (win rate, PnL, best timeframe, Drift-specific figures)."""
+    """Insights over a user's live trades: performance, breakdowns, calibration, weekly progression."""
     with user_errors():
         from driftloop.bootstrap import bootstrap
-        from driftloop.services.insights import get_insights
+        from driftloop.services.insights import get_insights, rebuild_insights, verify_insights
 
         container = bootstrap(database_url=db)
+        if rebuild:
+            count = rebuild_insights(container.uow(), user)
+            err.print(f"rebuilt the insight aggregates from {count} live trades")
+        if verify:
+            ok, _, _ = verify_insights(container.uow(), user)
+            err.print(
+                "the maintained aggregates equal a rebuild from the trades"
+                if ok
+                else "[red]the maintained aggregates differ from a rebuild: run with --rebuild[/red]"
+            )
+            if not ok:
+                raise typer.Exit(1)
         insights = get_insights(container.uow(), user)
         if as_json:
             typer.echo(json.dumps(insights, indent=1))
         else:
             print_insights(out, insights)
+
+
+@app.command("context")
+def context_command(
+    user: Annotated[str, typer.Option("--user", help="The user whose closed trades to summarise.")],
+    symbol: Annotated[str, typer.Option("--symbol", help="Perp market, e.g. SOL-PERP or SOL.")],
+    timeframe: Annotated[str, typer.Option("--timeframe", help="5m, 15m, 1h, 4h or 1d.")],
+    analyst: Annotated[str | None, typer.Option("--analyst", help="Only this analyst's trades.")] = None,
+    db: DbOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the facts as JSON instead of text.")] = False,
+) -> None:
+    """The analyst's track record and calibration for a market and timeframe, ready for its prompt."""
+    with user_errors():
+        from driftloop.bootstrap import bootstrap
+        from driftloop.services.learning import get_learning_context
+
+        container = bootstrap(database_url=db)
+        text, data = get_learning_context(container.uow(), user, symbol, timeframe, analyst)
+        typer.echo(json.dumps(data, indent=1) if as_json else text)
 
 
 @app.command("monitor")

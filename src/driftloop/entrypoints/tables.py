@@ -68,8 +68,20 @@ def print_summary(console: Console, summary: dict[str, Any], title: str = "summa
     console.print(table)
 
 
-def print_insights(console: Console, insights: dict[str, Any]) -> None:
-    """The insights object as a two-column table (nested objects flattened)."""
+def _num(value: Any, places: int = 4) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.{places}f}".rstrip("0").rstrip(".") or "0"
+    return str(value)
+
+
+_SECTIONS = ("breakdowns", "calibration", "progression", "tradesByStatus", "exitReasons")
+
+
+def print_insights(console: Console, insights: dict[str, Any], *, breakdowns: bool = True) -> None:
+    """The headline figures, then one table per breakdown, the calibration table and the weekly
+    progression."""
     table = Table(title=f"insights — {insights.get('userId', '')}", title_justify="left", show_header=False)
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -79,11 +91,77 @@ def print_insights(console: Console, insights: dict[str, Any]) -> None:
             for key, inner in value.items():
                 add(f"{prefix}.{key}" if prefix else key, inner)
             return
-        if isinstance(value, float):
-            text = f"{value:,.4f}".rstrip("0").rstrip(".")
-        else:
-            text = "—" if value is None else str(value)
-        table.add_row(prefix, text)
+        table.add_row(prefix, _num(value))
 
-    add("", {k: v for k, v in insights.items() if k != "userId"})
+    add("", {k: v for k, v in insights.items() if k not in ("userId", *_SECTIONS)})
+    console.print(table)
+    if not breakdowns:
+        return
+    for name, rows in insights.get("breakdowns", {}).items():
+        if len(rows) > 1:  # a single bucket repeats the headline
+            _print_breakdown(console, name, rows)
+    calibration = insights.get("calibration", {})
+    if calibration.get("bins"):
+        _print_calibration(console, calibration)
+    if insights.get("progression"):
+        _print_progression(console, insights["progression"])
+
+
+def _print_breakdown(console: Console, name: str, rows: dict[str, dict[str, Any]]) -> None:
+    table = Table(title=name, title_justify="left")
+    for column in ("bucket", "trades", "win %", "95% CI", "pnl $", "avg $", "exp R", "PF"):
+        table.add_column(column, justify="left" if column == "bucket" else "right")
+    for bucket, r in rows.items():
+        low, high = r["winRateCI95"]
+        table.add_row(
+            bucket,
+            str(r["count"]),
+            _num(r["winRate"], 1),
+            f"{low:.0f}–{high:.0f}",
+            _num(r["totalPnl"], 2),
+            _num(r["avgPnl"], 2),
+            _num(r["expectancyR"], 2),
+            _num(r["profitFactor"], 2),
+        )
+    console.print(table)
+
+
+def _print_calibration(console: Console, calibration: dict[str, Any]) -> None:
+    table = Table(
+        title=f"calibration — Brier stated {_num(calibration['brierStated'])}, "
+        f"calibrated {_num(calibration['brierCalibrated'])} on {calibration['calibratedTrades']} trades "
+        f"(stated on those {_num(calibration['brierStatedOnCalibrated'])}), "
+        f"ECE {_num(calibration['eceStated'])}",
+        title_justify="left",
+    )
+    for column in ("stated", "trades", "mean stated", "won", "95% CI", "Brier", "mean calibrated"):
+        table.add_column(column, justify="right")
+    for b in calibration["bins"]:
+        low, high = b["wilson95"]
+        table.add_row(
+            f"{b['lower']:.1f}–{b['upper']:.1f}",
+            str(b["count"]),
+            _num(b["meanStated"], 3),
+            _num(b["observedWinRate"], 3),
+            f"{low:.2f}–{high:.2f}",
+            _num(b["brier"], 3),
+            _num(b["meanCalibrated"], 3),
+        )
+    console.print(table)
+
+
+def _print_progression(console: Console, weeks: list[dict[str, Any]], limit: int = 12) -> None:
+    table = Table(title=f"learning progression (last {min(limit, len(weeks))} of {len(weeks)} weeks)")
+    for column in ("week", "trades", "win %", "pnl $", "exp R", "Brier stated", "Brier calibrated"):
+        table.add_column(column, justify="left" if column == "week" else "right")
+    for w in weeks[-limit:]:
+        table.add_row(
+            w["week"],
+            str(w["trades"]),
+            _num(w["winRate"], 1),
+            _num(w["pnl"], 2),
+            _num(w["expectancyR"], 2),
+            _num(w["brierStated"], 3),
+            _num(w["brierCalibrated"], 3),
+        )
     console.print(table)

@@ -19,10 +19,15 @@ from driftloop.entrypoints.api.queries import closed_forecasts
 from driftloop.entrypoints.api.schemas import CalibrationResponse, HealthResponse, InsightsResponse, UserId
 from driftloop.entrypoints.api.state import State
 from driftloop.services.insights import get_insights
+from driftloop.services.learning import get_learning_context, learned_calibration
 
 router = APIRouter()
 open_router = APIRouter(tags=["operations"])
-METHOD = "reliability of the analysts' stated confidence over closed trades (no learning engine yet)"
+METHOD = (
+    "reliability of the stated confidence over closed trades; `learned`: the hierarchical beta-binomial "
+    "calibrator fitted on them (in sample) and the calibrated probabilities decisions recorded "
+    "(out of sample)"
+)
 
 
 def package_version() -> str:
@@ -86,7 +91,7 @@ def reliability(forecasts: Sequence[tuple[Decimal, bool, Decimal | None]], bins:
 @router.get(
     "/api/learning/calibration",
     tags=["learning"],
-    summary="Reliability of stated confidence (uncalibrated until the learning engine exists)",
+    summary="Reliability of stated confidence and the learned calibration",
     response_model=None,
     responses={
         200: {
@@ -97,7 +102,7 @@ def reliability(forecasts: Sequence[tuple[Decimal, bool, Decimal | None]], bins:
                     "example": {
                         "success": True,
                         "userId": "drift-user",
-                        "calibrated": False,
+                        "calibrated": True,
                         "method": METHOD,
                         "trades": 3,
                         "brier": 0.2207,
@@ -124,8 +129,8 @@ async def calibration(
     user_id: Annotated[UserId, Query(alias="userId")],
     bins: Annotated[int, Query(ge=2, le=20, description="Number of equal-width probability bins.")] = 10,
 ) -> JSONResponse:
-    """How often trades stated at a confidence actually won, from the stored learning records of the
-    user's closed trades. `calibrated` is false: these are the analysts' raw probabilities."""
+    """How often trades stated at a confidence actually won (`bins`, from the stored learning records of the
+    user's closed trades), and what the learning engine made of it (`learned`)."""
 
     def work(uow: SqlUnitOfWork) -> list[tuple[Decimal, bool, Decimal | None]]:
         if not uow.accounts.user_exists(user_id):
@@ -133,8 +138,52 @@ async def calibration(
         return closed_forecasts(uow.connection, user_id)
 
     forecasts = await state.read(work)
-    body = {"success": True, "userId": user_id, "calibrated": False, "method": METHOD}
-    return JSONResponse({**body, **reliability(forecasts, bins)})
+    learned = await state.in_thread(learned_calibration, state.uow(), user_id)
+    body = {"success": True, "userId": user_id, "calibrated": learned["trades"] > 0, "method": METHOD}
+    return JSONResponse({**body, **reliability(forecasts, bins), "learned": learned})
+
+
+@router.get(
+    "/api/learning/context",
+    tags=["learning"],
+    summary="The analyst's track record and calibration for a market and timeframe, as prompt text and JSON",
+    response_model=None,
+    responses={
+        200: {
+            "description": "Text for an LLM prompt and the same facts as JSON",
+            "content": {
+                "application/json": {
+                    "example": {
+                        "success": True,
+                        "userId": "drift-user",
+                        "text": "Your track record (closed trades; outcomes after fees and funding):\n- ...",
+                        "context": {
+                            "symbol": "SOL-PERP",
+                            "timeframe": "1h",
+                            "track": {"overall": {"trades": 0}},
+                        },
+                    }
+                }
+            },
+        },
+        **ex.problems(400, 401, 404, 422),
+    },
+)
+async def context(
+    state: State,
+    user_id: Annotated[UserId, Query(alias="userId")],
+    symbol: Annotated[
+        str, Query(min_length=1, max_length=32, description="Perp market, e.g. SOL-PERP or SOL.")
+    ],
+    timeframe: Annotated[str, Query(min_length=1, max_length=8, description="5m, 15m, 1h, 4h or 1d.")],
+    analyst: Annotated[str | None, Query(max_length=200, description="Only this analyst's trades.")] = None,
+) -> JSONResponse:
+    """A compact, factual summary an analyst can put in its prompt: win rates with 95% intervals,
+    expectancy in R, reliability of its stated confidence, calibrated win probabilities, excursions."""
+    text_, data = await state.in_thread(
+        get_learning_context, state.uow(), user_id, symbol, timeframe, analyst
+    )
+    return JSONResponse({"success": True, "userId": user_id, "text": text_, "context": data})
 
 
 @open_router.get(

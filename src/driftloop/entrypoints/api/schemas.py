@@ -279,12 +279,13 @@ class CalibrationBin(BaseModel):
 class CalibrationResponse(BaseModel):
     success: Literal[True] = True
     user_id: str = Field(alias="userId")
-    calibrated: Literal[False] = False
+    calibrated: bool
     method: str
     trades: int
     brier: float | None
     ece: float | None
     bins: list[CalibrationBin]
+    learned: dict[str, Any]
 
 
 class HealthResponse(BaseModel):
