@@ -517,7 +517,7 @@ class FakeDrift:
             closed = min(base, abs(pos.base))
             entry_part = pos.quote_entry * closed // abs(pos.base)
             break_even_part = pos.quote_break_even * closed // abs(pos.base)
-            existing = (abs(entry_part), pos.base)
+            existing = (abs(entry_part), abs(pos.base))
             pos.quote_entry -= entry_part
             pos.quote_break_even -= break_even_part
             if closed < base:  # flips: the rest opens the other way

@@ -135,7 +135,12 @@ class DriftVenue:
         if self._connected is not None:
             connected, self._connected = self._connected, None
             try:
+                for user in connected.client.users.values():
+                    user.unsubscribe()
                 await connected.client.unsubscribe()
+                loader = connected.client.account_subscription_config.bulk_account_loader
+                if loader is not None:  # driftpy's unsubscribe leaves the polling task running
+                    loader._stop_loading()
                 await connected.connection.close()
             except Exception:  # closing is best effort
                 log.debug("closing the Drift client failed", exc_info=True)
