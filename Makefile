@@ -47,7 +47,18 @@ typecheck: $(STAMP)
 clean:
 	rm -rf $(VENV) $(DRIFT_VENV) .pytest_cache .mypy_cache .ruff_cache driftloop.db
 
-bench: $(STAMP)
-	$(BIN)/python bench/replay_throughput.py
-	$(BIN)/python bench/loop_latency.py 1 50
-	$(BIN)/python bench/loop_latency.py 20 10
+# The benchmarks run in their own venv: the peers they compare with (vectorbt, backtesting.py,
+# pandas + quantstats) and the profilers are never dependencies of driftloop itself.
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+$(BENCH_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/pip install --quiet -e ".[bench]"
+	touch $(BENCH_STAMP)
+
+# DRIFTLOOP_BENCH_PG_URL (default: the local server) is a server URL: the suite creates and drops
+# its own scratch database there. BENCH_ARGS e.g. "--only replay,monitor" or "--insights-sizes 10000".
+bench: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python -m bench $(BENCH_ARGS)

@@ -1,4 +1,4 @@
-"""Fill-to-outcome latency on the live paper venue: pushed fills vs polling only (1 s interval).
+"""Workload 5: fill-to-outcome latency on the live paper venue: pushed fills vs polling only (1 s).
 
 Each round places one trade per user, fills the entries, then feeds one bar that takes every
 position out; the latency of a trade is the time from that bar being fed to its outcome committed.
@@ -7,13 +7,12 @@ position out; the latency of a trade is the time from that bar being fed to its 
 from __future__ import annotations
 
 import asyncio
-import statistics
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
+from bench.common import Config, Row, percentile
 from driftloop.adapters.marketdata.candle import Candle
 from driftloop.adapters.venues.paper.feed import LiveFeed
 from driftloop.adapters.venues.paper.venue import PaperVenue
@@ -80,20 +79,28 @@ async def session(pushed: bool, users: int, rounds: int, db_url: str | None) -> 
     return latencies
 
 
-def summary(name: str, values: list[float]) -> str:
-    values = sorted(values)
-    p99 = values[min(len(values) - 1, int(0.99 * len(values)))]
-    return (
-        f"{name}: n={len(values)} median {1000 * statistics.median(values):.1f} ms, p99 {1000 * p99:.1f} ms"
-    )
-
-
-def main() -> None:
-    users, rounds = (int(sys.argv[1]), int(sys.argv[2])) if len(sys.argv) > 2 else (20, 10)
-    db = sys.argv[3] if len(sys.argv) > 3 else None
-    print(summary("pushed fills", asyncio.run(session(True, users, rounds, db))))
-    print(summary("polling only (1 s)", asyncio.run(session(False, users, rounds, db))))
-
-
-if __name__ == "__main__":
-    main()
+def run(config: Config) -> list[Row]:
+    rows = []
+    users, rounds = config.latency_users, config.latency_rounds
+    pushed = asyncio.run(session(True, users, rounds, None))
+    polled = asyncio.run(session(False, users, rounds, None))
+    size = f"{users} users × {rounds} rounds"
+    for name, q in (("median", 0.5), ("p99", 0.99)):
+        ours, base = 1000 * percentile(pushed, q), 1000 * percentile(polled, q)
+        met = ours < 100 if name == "p99" else None
+        target = "p99 < 100 ms pushed" if name == "p99" else ""
+        rows.append(
+            Row(
+                "5 outcome latency",
+                f"pushed fill → committed outcome, {name}",
+                size,
+                ours,
+                "ms",
+                "polling only, 1 s",
+                base,
+                target,
+                met,
+                extra={"n": len(pushed)},
+            )
+        )
+    return rows

@@ -1,0 +1,68 @@
+"""Workload 7: peak RSS of the monitor holding 10,000 open trades (seeding them, quiet cycles, a
+round of closes) and of `driftloop replay` on the whole candle file, each in its own process.
+Baseline: the same process started with nothing to do (the interpreter and driftloop's imports)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from bench.common import Config, Row, peak_rss_mb_of
+from bench.signals import load
+
+
+def _monitor_rss(url: str, size: int, users: int) -> float:
+    code = "from bench.monitor import rss_main; rss_main()"
+    out = subprocess.run(
+        [sys.executable, "-c", code, url, str(size), str(users)], check=True, capture_output=True, text=True
+    )
+    return float(out.stdout.split()[-1])
+
+
+def run(config: Config) -> list[Row]:
+    size = max(config.monitor_sizes)
+    users = config.monitor_users
+    url = f"sqlite:///{config.workdir / 'memory-monitor.db'}"
+    idle = _monitor_rss(f"sqlite:///{config.workdir / 'memory-idle.db'}", 0, users)
+    held = _monitor_rss(url, size, users)
+    rows = [
+        Row(
+            "7 memory",
+            "monitor peak RSS, sqlite",
+            f"{size:,} open trades",
+            held,
+            "MB",
+            "idle process",
+            idle,
+            note=f"+{held - idle:.0f} MB for the trades",
+        )
+    ]
+    n = 300 if config.smoke else config.replay_n
+    candles, series, plan = load(config, n, "memory")
+    command = [
+        sys.executable,
+        "-m",
+        "driftloop",
+        "replay",
+        "--candles",
+        str(candles),
+        "--signals",
+        str(plan.path),
+        "--db",
+        f"sqlite:///{config.workdir / 'memory-replay.db'}",
+    ]
+    rss, seconds = peak_rss_mb_of(command)
+    base, _ = peak_rss_mb_of([sys.executable, "-c", "import driftloop.entrypoints.cli"])
+    rows.append(
+        Row(
+            "7 memory",
+            "replay peak RSS, sqlite",
+            f"{len(series):,} bars, {n:,} analyses",
+            rss,
+            "MB",
+            "import only",
+            base,
+            note=f"+{rss - base:.0f} MB, {seconds:.1f} s",
+        )
+    )
+    return rows
