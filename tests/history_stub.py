@@ -188,16 +188,23 @@ class DataApiStub:
     requests: list[str] = field(default_factory=list)
     page_size: int = PAGE_SIZE
     url: str = ""
+    _cache: dict[tuple[str, str], tuple[tuple[int, int], list[dict[str, Any]]]] = field(default_factory=dict)
 
     def add(self, stream: str, *records: dict[str, Any], account: str = ACCOUNT) -> None:
         self.records.setdefault((account, stream), []).extend(records)
 
+    def _sorted(self, account: str, stream: str) -> list[dict[str, Any]]:
+        """Newest first (sorted again only when records were added since)."""
+        records = self.records.get((account, stream), [])
+        cached = self._cache.get((account, stream))
+        if cached is None or cached[0] != (id(records), len(records)):
+            key = lambda r: (r["ts"], r["slot"], r.get("txSig", ""), r["txSigIndex"])  # noqa: E731
+            cached = ((id(records), len(records)), sorted(records, key=key, reverse=True))
+            self._cache[(account, stream)] = cached
+        return cached[1]
+
     def page(self, account: str, stream: str, cursor: str | None) -> tuple[int, bytes]:
-        rows = sorted(
-            self.records.get((account, stream), []),
-            key=lambda r: (r["ts"], r["slot"], r.get("txSig", ""), r["txSigIndex"]),
-            reverse=True,
-        )
+        rows = self._sorted(account, stream)
         start = int(cursor[1:]) if cursor else 0
         chunk = rows[start : start + self.page_size]
         more = start + self.page_size < len(rows)

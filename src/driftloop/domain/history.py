@@ -247,7 +247,7 @@ class HistoryBook:
     issues: list[Issue] = field(default_factory=list)
     tally: SettleTally = field(default_factory=SettleTally)
     closed_count: int = 0
-    _touched: dict[str, Trade] = field(default_factory=dict)
+    _touched: dict[str, _Position | Trade] = field(default_factory=dict)
 
     @classmethod
     def resume(
@@ -422,7 +422,7 @@ class HistoryBook:
         )
 
     def _keep(self, position: _Position) -> None:
-        self._touched[position.trade_id] = self._trade(position, TradeStatus.OPEN, None)
+        self._touched[position.trade_id] = position  # made a Trade when asked for (a fill costs O(1))
 
     def _close(self, position: _Position, closing: Fill) -> None:
         prices = [f.price for f in position.fills]
@@ -453,8 +453,11 @@ class HistoryBook:
 
     def touched(self) -> list[Trade]:
         """The trades changed since the last call (in the order they were first changed)."""
-        trades, self._touched = list(self._touched.values()), {}
-        return trades
+        touched, self._touched = self._touched, {}
+        return [
+            self._trade(item, TradeStatus.OPEN, None) if isinstance(item, _Position) else item
+            for item in touched.values()
+        ]
 
     def open_trade_count(self) -> int:
         return len(self.positions)
