@@ -35,7 +35,7 @@ def test_recorded_real_fill_as_taker_is_exact() -> None:
     assert fill.side is OrderSide.BUY and fill.role == "taker"
     assert fill.size == Decimal("0.001") and fill.fee == Decimal("0.048256")
     assert fill.price == Decimal("68936.1")  # 68.936100 / 0.001000000, exact
-    assert fill.fill_id == "7062235" and fill.market_index == 1 and event.symbol == "BTC-PERP"
+    assert fill.fill_id == "drift:1:7062235:taker" and fill.market_index == 1 and event.symbol == "BTC-PERP"
     assert fill.ts == datetime.fromtimestamp(1770731837, UTC) and fill.order_id == "6256"
     assert event.reduced is False and fill.cause is None
 
@@ -112,7 +112,7 @@ def test_funding_record_real_shape_exact_with_rate_from_cumulative_funding() -> 
     assert event.payment.amount == Decimal("-0.000210") and event.position == Decimal("-0.005")
     # a short: ammCumulativeFundingShort − userLastCumulativeFunding, per base unit
     assert event.payment.rate == Decimal("1180.837256569") - Decimal("1180.879259069")
-    assert event.market_index == 2 and event.payment.payment_id == "fund1770364868-2:0"
+    assert event.market_index == 2 and event.payment.payment_id == "drift:funding:fund1770364868-2:0"
 
 
 def test_funding_and_settle_bad_fields_are_named() -> None:

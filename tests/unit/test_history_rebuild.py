@@ -93,11 +93,11 @@ def test_a_flip_closes_the_trade_and_opens_the_next_with_the_rest() -> None:
     # closing part: 1 of 3 at 90, fee 0.09 (pro rata); (90 − 100)·1 − 0.05 − 0.09
     assert first.outcome.pnl_usd == D("-10.14") and first.outcome.outcome is OutcomeClass.LOSS
     assert [(f.fill_id, f.size, f.fee) for f in first.fills] == [
-        ("1", D(1), D("0.05")),
-        ("2", D(1), D("0.09")),
+        ("drift:0:1:taker", D(1), D("0.05")),
+        ("drift:0:2:taker", D(1), D("0.09")),
     ]
     # the rest: short 2 at 90 (fee 0.18), covered at 80: (180 − 160) − 0.18 − 0.16
-    assert second.side is Side.SHORT and second.fills[0].fill_id == "2:rest"
+    assert second.side is Side.SHORT and second.fills[0].fill_id == "drift:0:2:taker:rest"
     assert second.fills[0].size == D(2) and second.fills[0].fee == D("0.18")
     assert second.outcome.pnl_usd == D("19.66") and second.outcome.outcome is OutcomeClass.WIN
     assert second.analysis.stop_loss == D(90) and second.analysis.confidence == D(50)

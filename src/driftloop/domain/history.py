@@ -191,7 +191,7 @@ def import_analysis(account_key: str, symbol: str, opening: Fill) -> Analysis:
     """The stand-in analysis of an imported trade (see the module docstring), fixed by its opening fill."""
     side = Side.LONG if opening.side is OrderSide.BUY else Side.SHORT
     return Analysis(
-        id=f"import:{account_key}:{opening.market_index}:{opening.fill_id}:{opening.role}",
+        id=f"import:{account_key}:{opening.fill_id}",
         timestamp=opening.ts,
         symbol=symbol,
         timeframe=Timeframe.H1,

@@ -31,6 +31,11 @@ LIQUIDATION = "liquidation"
 MAX_TS = 253402300799  # 9999-12-31T23:59:59Z
 
 
+def drift_fill_id(market_index: int, fill_record_id: str, role: str) -> str:
+    """Drift's identity of a fill as the venue adapter writes it: market, fill record id, our role."""
+    return f"drift:{market_index}:{fill_record_id}:{role}"
+
+
 class RecordParser:
     """Parses the records of one stream page; errors name `source`, the record and the field."""
 
@@ -151,9 +156,10 @@ class RecordParser:
             existing_base = self.decimal(record, f"{role}ExistingBaseAssetAmount", required=False)
             order_id = self.text(record, f"{role}OrderId", required=False)
             cause = ExitReason.LIQUIDATION if explanation == LIQUIDATION and role == "taker" else None
-            key = self.key(record, FILL, f"{fill_id}:{role}")
+            identity = drift_fill_id(market, fill_id, role)
+            key = self.key(record, FILL, identity)
             fill = Fill(
-                fill_id=fill_id,
+                fill_id=identity,
                 ts=key.ts,
                 side=self.direction(record, f"{role}OrderDirection"),
                 price=price,
@@ -177,18 +183,16 @@ class RecordParser:
         amount = self.required_decimal(record, "fundingPayment")
         position = self.decimal(record, "baseAssetAmount", required=False)
         last = self.decimal(record, "userLastCumulativeFunding", required=False)
-        side_field = (
-            "ammCumulativeFundingShort"
-            if position is not None and position < 0
-            else "ammCumulativeFundingLong"
-        )
+        long = position is not None and position > 0  # as the venue adapter: short unless above 0
+        side_field = "ammCumulativeFundingLong" if long else "ammCumulativeFundingShort"
         cumulative = self.decimal(record, side_field, required=False)
         # Drift's rate: the change of the cumulative funding per base unit since the last payment.
         rate = cumulative - last if cumulative is not None and last is not None else Decimal(0)
         tx = self.text(record, "txSig", required=False) or ""
         index = self.integer(record, "txSigIndex")
-        ident = f"{tx}:{index}" if tx else f"{self.integer(record, 'slot')}:{index}:{market}"
-        key = self.key(record, FUNDING, ident)
+        where = tx or f"slot{self.integer(record, 'slot')}"
+        ident = f"drift:funding:{where}:{index}"  # as the venue adapter names a payment
+        key = self.key(record, FUNDING, f"{ident}:{market}")
         payment = FundingPayment(ts=key.ts, rate=rate, amount=amount, payment_id=ident)
         return HistoryFunding(key, market, payment, position)
 
