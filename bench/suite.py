@@ -14,6 +14,7 @@ import importlib
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -114,5 +115,6 @@ def main(argv: list[str] | None = None) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(document, indent=2, default=str) + "\n")
     print(f"results: {out}")
+    shutil.rmtree(config.workdir, ignore_errors=True)
     if errors:
         sys.exit(1)
