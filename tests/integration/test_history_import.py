@@ -131,6 +131,7 @@ def test_import_rebuilds_exact_trades_and_a_second_import_changes_nothing(engine
         before = raw(engine)
         second = run(engine, stub)
         assert second.new_events == 0 and second.trades_saved == 0
+        assert second.pages == {"trades": 1, "fundingPayments": 1, "settlePnl": 1}  # stops at the cursor
         assert raw(engine) == before
 
 

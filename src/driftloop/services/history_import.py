@@ -189,9 +189,11 @@ async def fetch_events(
             events.extend(e for e in page.events if _wanted(e.key, after, since))
             if page.next_page is None or page.next_page == cursor:
                 break
+            # Stop once a page reaches back before the stored cursor's second (records of one second
+            # may come in any order) or before `since`; what is newer is kept by `_wanted`.
             oldest = min((e.key for e in page.events), default=None)
             if oldest is not None and (
-                (after is not None and oldest <= after) or (since is not None and oldest.ts < since)
+                (after is not None and oldest.ts < after.ts) or (since is not None and oldest.ts < since)
             ):
                 break
             cursor = page.next_page
