@@ -12,6 +12,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from driftloop.domain.errors import InputError
+from driftloop.domain.history import exact18
 from driftloop.services.history_import import ImportRequest, ImportSummary, import_history
 
 _BASE58 = re.compile(r"^[1-9A-HJ-NP-Za-km-z]{32,44}$")
@@ -98,7 +99,7 @@ def print_import_summary(out: Console, summary: ImportSummary, elapsed: float) -
             f"{summary.new_fills} / {summary.new_funding} / {summary.new_settlements}",
         ),
         ("trades stored (closed / open now)", f"{summary.trades_closed} / {summary.trades_open}"),
-        ("realized PnL of closed trades (USD)", f"{summary.realized_pnl:f}"),
+        ("realized PnL of closed trades (USD)", f"{exact18(summary.realized_pnl):f}"),
         (
             "settle-PnL check (matched / mismatched / n.a.)",
             f"{summary.settle.matched} / {summary.settle.mismatched} / {summary.settle.not_comparable}",

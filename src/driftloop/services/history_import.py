@@ -29,6 +29,7 @@ from driftloop.domain.history import (
     Issue,
     SettleCheck,
     SettleTally,
+    exact18,
     is_imported,
 )
 from driftloop.domain.model import TradeStatus
@@ -116,7 +117,7 @@ class ImportSummary:
             "tradesSaved": self.trades_saved,
             "tradesClosed": self.trades_closed,
             "tradesOpen": self.trades_open,
-            "realizedPnlUsd": str(self.realized_pnl),
+            "realizedPnlUsd": str(exact18(self.realized_pnl)),
             "settlePnlCheck": {
                 "matched": self.settle.matched,
                 "mismatched": self.settle.mismatched,
