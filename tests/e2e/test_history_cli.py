@@ -86,6 +86,11 @@ def test_real_data_round_trip_exact_and_a_second_import_changes_nothing(db: str)
         assert o.pnl_usd == Decimal("0.466844") and o.outcome is OutcomeClass.WIN
         assert o.pnl_percent == (Decimal("0.466844") / Decimal("68.9361") * 100).quantize(Decimal("1e-18"))
         assert o.exit_reason is ExitReason.MANUAL and o.actual_rr is None
+        # entry slippage against the oracle at the fill (favourable: negative), none on an exit by hand
+        oracle = Decimal("68941.288473")
+        expected = ((Decimal("68936.1") - oracle) / oracle * 10000).quantize(Decimal("1e-18"))
+        assert o.entry_slippage_bps == expected and o.exit_slippage_bps == 0
+        assert trade.drift_tx_id == recorded_fill()["txSig"]  # type: ignore[index]
         assert [f.fill_id for f in trade.fills] == ["drift:1:7062235:taker", "drift:1:7062999:taker"]
         before = dump(engine)
         code, output = invoke(stub, db)

@@ -169,13 +169,12 @@ class _Position:
     market_index: int
     fills: list[Fill]
     funding: list[FundingPayment]
+    tx: str | None  # the opening fill's transaction: the trade's `driftTxId`
+    open_size: Decimal = ZERO
 
-    @property
-    def open_size(self) -> Decimal:
-        entry, exit_ = self.side.entry_order_side, self.side.exit_order_side
-        opened = sum((f.size for f in self.fills if f.side is entry), ZERO)
-        closed = sum((f.size for f in self.fills if f.side is exit_), ZERO)
-        return opened - closed
+    def __post_init__(self) -> None:
+        entry = self.side.entry_order_side
+        self.open_size = sum((f.size if f.side is entry else -f.size for f in self.fills), ZERO)
 
     @property
     def signed(self) -> Decimal:
@@ -275,6 +274,7 @@ class HistoryBook:
                 trade.market_index,
                 list(trade.fills),
                 list(trade.funding),
+                trade.drift_tx_id,
             )
         return book
 
@@ -303,6 +303,7 @@ class HistoryBook:
                     "fill-direction", market, fill.ts, f"fill {fill.fill_id}: the venue says it reduced"
                 )
             position.fills.append(replace(fill, leg=OrderLeg.ENTRY))
+            position.open_size += fill.size
             self._keep(position)
             return
         if event.reduced is False:
@@ -310,20 +311,23 @@ class HistoryBook:
                 "fill-direction", market, fill.ts, f"fill {fill.fill_id}: the venue says it did not reduce"
             )
         open_size = position.open_size
+        # An exit we did not order has no reference price (as the venue adapter records it).
         if fill.size < open_size:
-            position.fills.append(replace(fill, leg=OrderLeg.EXTERNAL))
+            position.fills.append(replace(fill, leg=OrderLeg.EXTERNAL, reference_price=None))
+            position.open_size -= fill.size
             self._keep(position)
             return
         closing, rest = (fill, None) if fill.size == open_size else _split(fill, open_size)
-        position.fills.append(replace(closing, leg=OrderLeg.EXTERNAL))
+        position.fills.append(replace(closing, leg=OrderLeg.EXTERNAL, reference_price=None))
+        position.open_size = ZERO
         self._close(position, closing)
         if rest is not None:
-            self._open(event.symbol, replace(rest, cause=None))
+            self._open(event.symbol, replace(rest, cause=None), event.key.tx)
 
     def _from_flat(self, event: HistoryFill) -> None:
         fill, market = event.fill, event.fill.market_index
         if not event.reduced:
-            self._open(event.symbol, fill)
+            self._open(event.symbol, fill, event.key.tx)
             return
         # The fill reduced a position opened before the imported history: its entry is unknown.
         if event.flipped_base is not None and 0 < event.flipped_base < fill.size:
@@ -334,7 +338,7 @@ class HistoryBook:
                 fill.ts,
                 f"fill {fill.fill_id}: {before.size} closed a position opened before the history (skipped)",
             )
-            self._open(event.symbol, replace(rest, cause=None))
+            self._open(event.symbol, replace(rest, cause=None), event.key.tx)
             return
         self._issue(
             "opened-before-history",
@@ -343,7 +347,7 @@ class HistoryBook:
             f"fill {fill.fill_id}: reduced a position opened before the history (skipped)",
         )
 
-    def _open(self, symbol: str, fill: Fill) -> None:
+    def _open(self, symbol: str, fill: Fill, tx: str) -> None:
         analysis = import_analysis(self.account_key, symbol, fill)
         side = analysis.side
         assert side is not None
@@ -355,6 +359,7 @@ class HistoryBook:
             fill.market_index,
             [replace(fill, leg=OrderLeg.ENTRY)],
             [],
+            tx or None,
         )
         self.positions[fill.market_index] = position
         self._keep(position)
@@ -415,6 +420,7 @@ class HistoryBook:
             size=sum((f.size for f in entries), ZERO),
             entry_price=None if avg is None else exact18(avg),
             opened_at=position.fills[0].ts,
+            drift_tx_id=position.tx,
             outcome=outcome,
             fills=list(position.fills),
             funding=list(position.funding),

@@ -149,6 +149,7 @@ class RecordParser:
         price = fill_price(quote, base)
         explanation = self.text(record, "actionExplanation", required=False) or ""
         symbol = self.text(record, "symbol", required=False) or SYMBOLS.get(market, f"PERP-{market}")
+        oracle = self.decimal(record, "oraclePrice", required=False)  # the reference of a market entry
         found = []
         for role in roles:
             fee = self.required_decimal(record, f"{role}Fee")
@@ -167,6 +168,7 @@ class RecordParser:
                 fee=fee,
                 leg=OrderLeg.ENTRY,
                 cause=cause,
+                reference_price=oracle,
                 role=role,
                 market_index=market,
                 order_id=order_id,
