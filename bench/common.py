@@ -212,24 +212,28 @@ def databases(config: Config, name: str) -> Iterator[list[tuple[str, str]]]:
 # --- processes ---------------------------------------------------------------------------------
 
 
-def peak_rss_mb_of(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Run `command` to completion; (peak RSS in MB of that child, wall seconds)."""
-    probe = (
-        "import resource, subprocess, sys, time\n"
-        "t = time.perf_counter()\n"
-        "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)\n"
-        "t = time.perf_counter() - t\n"
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, t)\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", probe, *command], check=True, capture_output=True, text=True, env=env
-    )
-    rss, seconds = out.stdout.split()
-    return float(rss), float(seconds)
+PEAK_HOOK = (
+    "import atexit, os\n"
+    "def _peak():\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmHWM:'):\n"
+    "            open(os.environ['BENCH_PEAK_FILE'], 'w').write(line.split()[1])\n"
+    "atexit.register(_peak)\n"
+)
 
 
-def current_rss_mb() -> float:
-    """This process's peak RSS so far (MB)."""
-    import resource
+def peak_rss_mb_of(code: str, args: list[str]) -> tuple[float, float]:
+    """Run `python -c code args...` to completion; (its peak RSS in MB, wall seconds).
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    The peak is the process's own high-water mark (VmHWM, read at exit): `ru_maxrss` would carry
+    over the peak of the (large) benchmark process that started it.
+    """
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".peak") as peak:
+        env = {**os.environ, "BENCH_PEAK_FILE": peak.name}
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", PEAK_HOOK + code, *args], check=True, env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+        seconds = time.perf_counter() - started
+        return int(Path(peak.name).read_text()) / 1024, seconds

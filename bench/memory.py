@@ -4,19 +4,15 @@ Baseline: the same process started with nothing to do (the interpreter and drift
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 from bench.common import Config, Row, peak_rss_mb_of
 from bench.signals import load
+
+CLI = "import sys; from driftloop.entrypoints.cli import main; sys.argv[0] = 'driftloop'; main()"
 
 
 def _monitor_rss(url: str, size: int, users: int) -> float:
     code = "from bench.monitor import rss_main; rss_main()"
-    out = subprocess.run(
-        [sys.executable, "-c", code, url, str(size), str(users)], check=True, capture_output=True, text=True
-    )
-    return float(out.stdout.split()[-1])
+    return peak_rss_mb_of(code, [url, str(size), str(users)])[0]
 
 
 def run(config: Config) -> list[Row]:
@@ -39,20 +35,10 @@ def run(config: Config) -> list[Row]:
     ]
     n = 300 if config.smoke else config.replay_n
     candles, series, plan = load(config, n, "memory")
-    command = [
-        sys.executable,
-        "-m",
-        "driftloop",
-        "replay",
-        "--candles",
-        str(candles),
-        "--signals",
-        str(plan.path),
-        "--db",
-        f"sqlite:///{config.workdir / 'memory-replay.db'}",
-    ]
-    rss, seconds = peak_rss_mb_of(command)
-    base, _ = peak_rss_mb_of([sys.executable, "-c", "import driftloop.entrypoints.cli"])
+    args = ["replay", "--candles", str(candles), "--signals", str(plan.path), "--db",
+            f"sqlite:///{config.workdir / 'memory-replay.db'}"]  # fmt: skip
+    rss, seconds = peak_rss_mb_of(CLI, args)
+    base, _ = peak_rss_mb_of("import driftloop.entrypoints.cli", [])
     rows.append(
         Row(
             "7 memory",

@@ -307,11 +307,9 @@ async def _hold(url: str, size: int, users: int) -> None:
 
 
 def rss_main() -> None:
-    """`python -c 'from bench.monitor import rss_main; rss_main()' URL SIZE USERS`: prints peak RSS (MB)."""
-    import resource
+    """`python -c 'from bench.monitor import rss_main; rss_main()' URL SIZE USERS` (memory workload)."""
     import sys
 
     url, size, users = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     if size:
         asyncio.run(_hold(url, size, users))
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
