@@ -8,14 +8,20 @@ kept in the insight aggregates.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from driftloop.domain.errors import InputError, NotFoundError
 from driftloop.domain.markets import PERP_MARKETS, base_asset_of
 from driftloop.domain.model import Timeframe, TradeStatus
+from driftloop.domain.trade import Trade
 from driftloop.learning.aggregates import present
 from driftloop.learning.calibration import Calibrator
 from driftloop.learning.context import learning_context
+from driftloop.learning.policy import LearnedPolicy, PolicyConfig
 from driftloop.learning.records import LearningRecord
 from driftloop.services.ports import UnitOfWork
 
@@ -63,3 +69,75 @@ def get_learning_context(
         raise InputError(f"must be one of {choices}, got {timeframe!r}", field="timeframe")
     records, _ = _records(uow, user_id)
     return learning_context(records, symbol, timeframe, analyst=analyst)
+
+
+REREAD = timedelta(minutes=10)
+"""How far before the last seen write a refresh looks again: a trade written (stamped) earlier but
+committed after that read is still picked up; one committed later still is caught by the count check."""
+
+
+@dataclass
+class _Learned:
+    policy: LearnedPolicy
+    seen: set[str] = field(default_factory=set)
+    since: datetime | None = None
+
+
+class PolicyBook:
+    """Each user's learned policy, kept in step with their closed trades incrementally.
+
+    A refresh reads the user's closed-trade count (one row of the insight
+    aggregates); when it matches what the policy has observed, the cached
+    policy is used as is. Otherwise only the trades written since the last
+    refresh are read and observed; if the count still disagrees (a trade
+    committed long after it was stamped) the policy is rebuilt from every closed
+    trade. Other processes' captures are therefore seen on the next decision.
+    """
+
+    def __init__(self, uow: Callable[[], UnitOfWork], config: PolicyConfig | None = None) -> None:
+        self._uow = uow
+        self._config = config
+        self._users: dict[str, _Learned] = {}
+        self._lock = threading.Lock()
+        self.rebuilds = 0  # full rebuilds so far (observability and tests)
+
+    def learned(self, user_id: str) -> LearnedPolicy:
+        """The user's learned policy, up to date with every closed trade committed so far."""
+        with self._lock:
+            entry = self._users.get(user_id)
+            with self._uow() as uow:
+                total = uow.insights.closed_count(user_id)
+                if entry is not None and total == len(entry.seen):
+                    return entry.policy
+                since = None if entry is None or entry.since is None else entry.since - REREAD
+                trades, latest = uow.trades.closed_since(user_id, since)
+            if entry is None:
+                entry = _Learned(LearnedPolicy(self._config))
+                self.rebuilds += 1
+            fresh = [t for t in trades if t.id not in entry.seen and t.outcome is not None]
+            if len(entry.seen) + len(fresh) != total:
+                entry = self._rebuild(user_id)
+            else:
+                for trade in sorted(fresh, key=_closing_order):
+                    entry.policy.observe(LearningRecord.from_trade(trade))
+                    entry.seen.add(trade.id)
+                if latest is not None:
+                    entry.since = latest if entry.since is None else max(entry.since, latest)
+            self._users[user_id] = entry
+            return entry.policy
+
+    def _rebuild(self, user_id: str) -> _Learned:
+        with self._uow() as uow:
+            trades, latest = uow.trades.closed_since(user_id, None)
+        closed = sorted((t for t in trades if t.outcome is not None), key=_closing_order)
+        self.rebuilds += 1
+        return _Learned(
+            LearnedPolicy.from_records([LearningRecord.from_trade(t) for t in closed], self._config),
+            {t.id for t in closed},
+            latest,
+        )
+
+
+def _closing_order(trade: Trade) -> tuple[datetime, str]:
+    assert trade.outcome is not None
+    return trade.outcome.closed_at, trade.id

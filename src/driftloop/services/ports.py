@@ -200,6 +200,10 @@ class TradeRepository(Protocol):
         """The id of the OPEN live trade holding that market on that account (positions net)."""
         ...
 
+    def closed_since(self, user_id: str, since: datetime | None) -> tuple[list[Trade], datetime | None]:
+        """CLOSED live trades of the user written at or after `since` (all if None), and the latest write."""
+        ...
+
     def live_trades(self, user_id: str, status: TradeStatus | None = None) -> list[Trade]:
         """All the user's live trades (any status unless given), oldest first."""
         ...
@@ -210,6 +214,10 @@ class InsightRepository(Protocol):
 
     def read(self, user_id: str) -> tuple[dict[BucketKey, Sums], Equity | None]:
         """The user's buckets and equity state (independent of the number of trades)."""
+        ...
+
+    def closed_count(self, user_id: str) -> int:
+        """How many live trades of the user are CLOSED (one row read)."""
         ...
 
     def rebuild(self, user_id: str | None = None) -> int:

@@ -14,8 +14,7 @@ from driftloop.domain.ids import stable_id
 from driftloop.domain.markets import UnknownMarketError, market_index
 from driftloop.domain.model import Analysis, OrderLeg, Side, TradeStatus
 from driftloop.domain.trade import AccountRef, OrderRecord, Trade
-from driftloop.learning.policy import LearnedPolicy
-from driftloop.learning.records import LearningRecord
+from driftloop.services.learning import PolicyBook
 from driftloop.services.policy import Policy, RawPolicy
 from driftloop.services.ports import BracketRequest, Clock, Placement, UnitOfWork, Venue
 from driftloop.services.retry import RetryPolicy, with_retry
@@ -73,6 +72,7 @@ class TradingService:
         self._on_trade = on_trade
         self._retry = retry or RetryPolicy()
         self._interval = monitor_interval
+        self._policies = PolicyBook(uow_factory)
 
     async def place_trade(
         self,
@@ -123,9 +123,7 @@ class TradingService:
         if choice == "raw":
             return RawPolicy()
         if choice == "learned":
-            with self._uow() as uow:
-                closed = uow.trades.live_trades(user_id, TradeStatus.CLOSED)
-            return LearnedPolicy.from_records([LearningRecord.from_trade(t) for t in closed])
+            return self._policies.learned(user_id)  # refreshed incrementally from the closed trades
         raise InputError(f"must be raw or learned, got {choice!r}", field="policy")
 
     @staticmethod

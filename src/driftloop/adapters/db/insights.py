@@ -310,5 +310,13 @@ class SqlInsightRepository:
     def read(self, user_id: str) -> tuple[dict[BucketKey, Sums], Equity | None]:
         return read_insights(self.connection, user_id)
 
+    def closed_count(self, user_id: str) -> int:
+        query = select(insight_buckets.c.n).where(
+            insight_buckets.c.user_id == user_id,
+            insight_buckets.c.dimension == "status",
+            insight_buckets.c.bucket == "CLOSED",
+        )
+        return int(self.connection.execute(query).scalar_one_or_none() or 0)
+
     def rebuild(self, user_id: str | None = None) -> int:
         return rebuild_insights(self.connection, user_id)

@@ -191,6 +191,29 @@ class SqlTradeRepository:
         )
         return self.connection.execute(query).scalar_one_or_none()
 
+    def closed_since(self, user_id: str, since: datetime | None) -> tuple[list[Trade], datetime | None]:
+        """The user's CLOSED live trades last written at or after `since` (all if None), and the latest
+        such write time (for the next call)."""
+        user_accounts = select(accounts.c.id).where(accounts.c.user_id == user_id).scalar_subquery()
+        where = and_(
+            trades_table.c.account_id.in_(user_accounts),
+            trades_table.c.run_id == LIVE,
+            trades_table.c.status == CLOSED,
+        )
+        if since is not None:
+            where = and_(where, trades_table.c.updated_at >= since)
+        rows = self.connection.execute(
+            select(trades_table.c.id, trades_table.c.updated_at).where(where)
+        ).all()
+        if not rows:
+            return [], None
+        found = [
+            t
+            for part in chunks([r.id for r in rows])
+            for t in load_trades(self.connection, trades_table.c.id.in_(list(part)))
+        ]
+        return found, max(r.updated_at for r in rows)
+
     def live_trades(self, user_id: str, status: TradeStatus | None = None) -> list[Trade]:
         """The user's live trades (of one status if given), oldest analysis first.
 
