@@ -64,6 +64,7 @@ async def test_interval_and_a_trade_activates_monitoring(api: Api) -> None:
         ("GET", "/api/insights?userId=nobody", None),
         ("GET", "/api/learning/calibration?userId=nobody", None),
         ("GET", "/api/learning/context?userId=nobody&symbol=SOL-PERP&timeframe=1h", None),
+        ("GET", "/api/learning/contexts?userId=nobody", None),
         ("GET", "/api/trades?userId=nobody", None),
         ("GET", "/api/trades/trd_nothing", None),
     ],
@@ -89,6 +90,7 @@ async def test_unknown_user_or_trade_is_404(api: Api, method: str, path: str, bo
         ("GET", "/api/insights?userId=drift-user"),
         ("GET", "/api/learning/calibration?userId=drift-user"),
         ("GET", "/api/learning/context?userId=drift-user&symbol=SOL&timeframe=1h"),
+        ("GET", "/api/learning/contexts?userId=drift-user"),
     ],
 )
 @pytest.mark.parametrize("header", [None, "Bearer wrong-token", "Basic dXNlcjpwYXNz", "Bearer "])
@@ -132,8 +134,8 @@ async def test_openapi_documents_every_endpoint_with_examples(api: Api) -> None:
     assert {(p, m) for p, m, _ in operations} == {
         ("/api/drift/feedback", "post"), ("/api/drift/feedback", "get"), ("/api/drift/trade", "post"),
         ("/api/trades", "get"), ("/api/trades/{trade_id}", "get"), ("/api/insights", "get"),
-        ("/api/learning/calibration", "get"), ("/api/learning/context", "get"), ("/api/health", "get"),
-        ("/metrics", "get"),
+        ("/api/learning/calibration", "get"), ("/api/learning/context", "get"),
+        ("/api/learning/contexts", "get"), ("/api/health", "get"), ("/metrics", "get"),
     }  # fmt: skip
     for path, method, op in operations:
         ok = op["responses"]["200"]["content"]

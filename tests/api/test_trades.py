@@ -82,6 +82,13 @@ async def test_trade_through_the_api_until_its_outcome_is_captured(api: Api) -> 
         "/api/learning/context", params={"userId": "drift-user", "symbol": "SOL", "timeframe": "2h"}
     )
     assert bad.status_code == 422 and "timeframe" in bad.json()["detail"]
+    by_side = (
+        await api.get("/api/learning/contexts", params={"userId": "drift-user", "level": "side"})
+    ).json()
+    [only] = by_side["contexts"]
+    assert by_side["trades"] == 1 and only["count"] == 1 and only["wins"] == 1 and "LONG" in only["context"]
+    bad = await api.get("/api/learning/contexts", params={"userId": "drift-user", "level": "planet"})
+    assert bad.status_code == 422 and "level" in bad.json()["detail"]
     [filled] = [b for b in calibration["bins"] if b["count"]]
     assert (
         filled["lower"] == 0.7 and filled["observedWinRate"] == 1.0 and filled["meanStatedProbability"] == 0.7

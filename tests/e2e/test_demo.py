@@ -52,6 +52,11 @@ def test_live_demo_captures_outcomes_and_prints_insights(tmp_path: Path) -> None
         app, ["context", "--user", user, "--symbol", "SOL", "--timeframe", "7m", "--db", f"sqlite:///{db}"]
     )
     assert bad.exit_code == 2 and "timeframe" in bad.output
+    contexts = CliRunner().invoke(
+        app, ["contexts", "--user", user, "--level", "side", "--json", "--db", f"sqlite:///{db}"]
+    )
+    assert contexts.exit_code == 0, contexts.output
+    assert sum(c["count"] for c in json.loads(contexts.stdout)["contexts"]) == closed
 
 
 def _demo_user(db: Path) -> str:

@@ -24,7 +24,7 @@ from driftloop.adapters.venues.paper.engine import PaperParams, ReplayEngine
 from driftloop.domain.errors import DriftloopError, InputError, NotFoundError
 from driftloop.domain.model import Analysis
 from driftloop.entrypoints.presenters import write_report_json
-from driftloop.entrypoints.tables import print_insights, print_summary, print_trades
+from driftloop.entrypoints.tables import print_contexts, print_insights, print_summary, print_trades
 from driftloop.services.replay import ReplayReport, file_digest, replay, run_id_for
 
 app = typer.Typer(
@@ -274,6 +274,28 @@ def context_command(
         container = bootstrap(database_url=db)
         text, data = get_learning_context(container.uow(), user, symbol, timeframe, analyst)
         typer.echo(json.dumps(data, indent=1) if as_json else text)
+
+
+@app.command("contexts")
+def contexts_command(
+    user: Annotated[str, typer.Option("--user", help="The user whose closed trades to summarise.")],
+    level: Annotated[
+        str, typer.Option("--level", help="global, analyst, symbol, timeframe, side or leverage.")
+    ] = "timeframe",
+    db: DbOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON.")] = False,
+) -> None:
+    """Which contexts pay: win rate, expectancy in R and profit factor per context, with uncertainty."""
+    with user_errors():
+        from driftloop.bootstrap import bootstrap
+        from driftloop.services.learning import context_statistics
+
+        container = bootstrap(database_url=db)
+        stats = context_statistics(container.uow(), user, level)
+        if as_json:
+            typer.echo(json.dumps(stats, indent=1))
+        else:
+            print_contexts(out, stats)
 
 
 @app.command("monitor")

@@ -72,7 +72,8 @@ def _num(value: Any, places: int = 4) -> str:
     if value is None:
         return "—"
     if isinstance(value, float):
-        return f"{value:,.{places}f}".rstrip("0").rstrip(".") or "0"
+        text = f"{value:,.{places}f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
     return str(value)
 
 
@@ -165,3 +166,29 @@ def _print_progression(console: Console, weeks: list[dict[str, Any]], limit: int
             _num(w["brierCalibrated"], 3),
         )
     console.print(table)
+
+
+def print_contexts(console: Console, stats: dict[str, Any]) -> None:
+    """One row per context: trades, win rate and interval, expectancy R and interval, PnL, PF."""
+    table = Table(
+        title=f"contexts by {stats['level']} — {stats['trades']} closed trades", title_justify="left"
+    )
+    for column in ("context", "trades", "win %", "95% CI", "exp R", "95% CI R", "avg pnl $", "PF"):
+        table.add_column(column, justify="left" if column == "context" else "right")
+    for c in stats["contexts"]:
+        low, high = c["winRateCI95"]
+        r_low, r_high = c["expectancyRCI95"]
+        table.add_row(
+            c["context"],
+            str(c["count"]),
+            _num(c["winRate"], 1),
+            f"[{_num(low, 0)}, {_num(high, 0)}]",
+            _num(c["expectancyR"], 2),
+            f"[{_num(r_low, 2)}, {_num(r_high, 2)}]",
+            _num(c["avgPnlUsd"], 2),
+            _num(c["profitFactor"], 2),
+        )
+    console.print(table)
+    for c in stats["contexts"]:
+        for finding in c["findings"]:
+            console.print(f"{c['context']}: {finding}")

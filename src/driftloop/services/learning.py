@@ -22,7 +22,8 @@ from driftloop.learning.aggregates import present
 from driftloop.learning.calibration import Calibrator
 from driftloop.learning.context import learning_context
 from driftloop.learning.policy import LearnedPolicy, PolicyConfig
-from driftloop.learning.records import LearningRecord
+from driftloop.learning.records import LEVELS, LearningRecord
+from driftloop.learning.stats import summarize_by
 from driftloop.services.ports import UnitOfWork
 
 
@@ -54,6 +55,22 @@ def learned_calibration(uow: UnitOfWork, user_id: str) -> dict[str, Any]:
             "brierCalibrated": recorded["brierCalibrated"],
             "brierStatedOnCalibrated": recorded["brierStatedOnCalibrated"],
         },
+    }
+
+
+def context_statistics(uow: UnitOfWork, user_id: str, level: str = "timeframe") -> dict[str, Any]:
+    """Per context at `level` (global, analyst, symbol, timeframe, side, leverage — each level nested in
+    the previous one): win rate with its Wilson 95 % interval, expectancy in R with its standard error
+    and 95 % interval, average and total PnL, profit factor, MAE/MFE quantiles of winners and losers,
+    and plain findings about stops and targets."""
+    if level not in LEVELS:
+        raise InputError(f"must be one of {', '.join(LEVELS)}, got {level!r}", field="level")
+    records, _ = _records(uow, user_id)
+    summaries = summarize_by(records, LEVELS.index(level))
+    return {
+        "level": level,
+        "trades": len(records),
+        "contexts": [summary.as_dict() for summary in summaries.values()],
     }
 
 

@@ -19,7 +19,7 @@ from driftloop.entrypoints.api.queries import closed_forecasts
 from driftloop.entrypoints.api.schemas import CalibrationResponse, HealthResponse, InsightsResponse, UserId
 from driftloop.entrypoints.api.state import State
 from driftloop.services.insights import get_insights
-from driftloop.services.learning import get_learning_context, learned_calibration
+from driftloop.services.learning import context_statistics, get_learning_context, learned_calibration
 
 router = APIRouter()
 open_router = APIRouter(tags=["operations"])
@@ -184,6 +184,59 @@ async def context(
         get_learning_context, state.uow(), user_id, symbol, timeframe, analyst
     )
     return JSONResponse({"success": True, "userId": user_id, "text": text_, "context": data})
+
+
+@router.get(
+    "/api/learning/contexts",
+    tags=["learning"],
+    summary="Track record per context (analyst, symbol, timeframe, side, leverage) with uncertainty",
+    response_model=None,
+    responses={
+        200: {
+            "description": "One summary per context at the requested level",
+            "content": {
+                "application/json": {
+                    "example": {
+                        "success": True,
+                        "userId": "drift-user",
+                        "level": "symbol",
+                        "trades": 42,
+                        "contexts": [
+                            {
+                                "context": "analyst=gpt symbol=SOL-PERP",
+                                "count": 42,
+                                "wins": 24,
+                                "winRate": 57.1429,
+                                "winRateCI95": [42.2, 70.9],
+                                "expectancyR": 0.21,
+                                "expectancyRStdErr": 0.18,
+                                "expectancyRCI95": [-0.14, 0.55],
+                                "avgPnlUsd": 1.9,
+                                "avgPnlPercent": 0.19,
+                                "totalPnlUsd": 79.8,
+                                "profitFactor": 1.4,
+                                "excursions": {"count": 42},
+                                "findings": [],
+                            }
+                        ],
+                    }
+                }
+            },
+        },
+        **ex.problems(401, 404, 422),
+    },
+)
+async def contexts(
+    state: State,
+    user_id: Annotated[UserId, Query(alias="userId")],
+    level: Annotated[
+        str, Query(max_length=16, description="global, analyst, symbol, timeframe, side or leverage.")
+    ] = "timeframe",
+) -> JSONResponse:
+    """Which contexts really pay: win rate (Wilson 95% interval), expectancy in R (standard error and
+    95% interval), PnL, profit factor, MAE/MFE quantiles of winners and losers, stop/target findings."""
+    body = await state.in_thread(context_statistics, state.uow(), user_id, level)
+    return JSONResponse({"success": True, "userId": user_id, **body})
 
 
 @open_router.get(
