@@ -18,7 +18,6 @@ from typing import Any
 from driftpy.addresses import (
     get_perp_market_public_key,
     get_spot_market_public_key,
-    get_state_public_key,
     get_user_account_public_key,
     get_user_stats_account_public_key,
 )
@@ -95,8 +94,15 @@ Effect = tuple[list[str], set[Pubkey]]  # event log lines and the users the tran
 class FakeDrift:
     """The simulated program state; every method that changes it returns the emitted log lines."""
 
-    def __init__(self, codec: DriftCodec, program_id: Pubkey, markets: dict[int, tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        codec: DriftCodec,
+        program_id: Pubkey,
+        markets: dict[int, tuple[str, str]],
+        state_seed: str = "drift_state",
+    ) -> None:
         self.codec, self.program_id = codec, program_id
+        self.state = Pubkey.find_program_address([state_seed.encode()], program_id)[0]
         self.now = 1_735_689_600  # 2025-01-01T00:00:00Z; the tests move it
         self.slot = 1
         self.markets: dict[int, SimMarket] = {}
@@ -121,7 +127,7 @@ class FakeDrift:
 
     def accounts(self) -> dict[Pubkey, bytes]:
         """Every account the program owns, encoded."""
-        out: dict[Pubkey, bytes] = {get_state_public_key(self.program_id): self._state()}
+        out: dict[Pubkey, bytes] = {self.state: self._state()}
         for market in self.markets.values():
             out[get_perp_market_public_key(self.program_id, market.index)] = self._perp_market(market)
             out[market.oracle] = self._oracle(market.price)

@@ -214,6 +214,8 @@ class FakeSolana:
             named = self.drift.codec.parse_instruction(bytes(ix.data))
             accounts = [keys[i] for i in ix.accounts]
             try:
+                if accounts[0] != self.drift.state:
+                    raise ProgramError("InvalidState", f"{accounts[0]} is not the program's State account")
                 effects.append(self.drift.execute(named.name, named.data, accounts[1], signer))
             except ProgramError as exc:
                 try:

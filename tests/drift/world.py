@@ -31,10 +31,17 @@ def price_int(price: str | Decimal) -> int:
 class DriftWorld:
     """One fake chain with the Drift program, a wallet and its sub-accounts 0..`sub_accounts`-1."""
 
-    def __init__(self, *, program_id: Pubkey = DRIFT_V2, sub_accounts: int = 3, seed: int = 7) -> None:
+    def __init__(
+        self,
+        *,
+        program_id: Pubkey = DRIFT_V2,
+        state_seed: str = "drift_state",
+        sub_accounts: int = 3,
+        seed: int = 7,
+    ) -> None:
         self.codec = DriftCodec()
-        self.program_id = program_id
-        self.drift = FakeDrift(self.codec, program_id, MARKETS)
+        self.program_id, self.state_seed = program_id, state_seed
+        self.drift = FakeDrift(self.codec, program_id, MARKETS, state_seed)
         self.wallet = Keypair.from_seed(bytes([seed]) * 32)
         self.users = {n: self.drift.add_user(self.wallet.pubkey(), n) for n in range(sub_accounts)}
         self.chain = FakeSolana(self.drift)
@@ -52,6 +59,8 @@ class DriftWorld:
             "poll_interval_seconds": 0.05,
             "lookup_tables": [],
             "markets": {name: index for index, (name, _) in MARKETS.items()},
+            "program_id": str(self.program_id),
+            "state_seed": self.state_seed,
         }
         values.update(overrides)
         return DriftSettings.model_validate(values)

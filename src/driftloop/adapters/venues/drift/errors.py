@@ -76,3 +76,8 @@ async def boundary(translator: ErrorTranslator, action: str) -> AsyncIterator[No
         raise
     except Exception as exc:
         raise translator.translate(exc, action) from exc
+    except BaseException as exc:
+        # solders (Rust) panics on a malformed RPC response: pyo3's PanicException is a BaseException
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise TemporaryError(f"{action}: malformed RPC response ({exc})") from exc

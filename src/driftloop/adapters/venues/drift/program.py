@@ -2,14 +2,16 @@
 
 driftpy hardcodes Drift v2: `DRIFT_PROGRAM_ID` in `driftpy/constants/config.py` (imported by value into
 `driftpy/drift_client.py`), the log parser's `DRIFT_PROGRAM_ID`/`DRIFT_PROGRAM_START` in
-`driftpy/events/parse.py`, the bundled `idl/drift.json`, and the `b"drift_state"` seed of the State PDA in
-`driftpy/addresses.py`. `DriftClient` has no program id argument. `use_program` below is the one place
-that re-points those module constants (process-wide: one program per process); `build_client` then
-swaps in the configured IDL. With the defaults nothing changes.
+`driftpy/events/parse.py`, the bundled `idl/drift.json`, and the `b"drift_state"` seed of the State PDA
+in `driftpy/addresses.py` (whose `get_state_public_key` five modules import by name). `DriftClient` has
+no program id argument. `use_program` below is the one place that re-points those module constants
+(process-wide: one program per process); `build_client` then swaps in the configured IDL. With the
+defaults nothing changes.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,8 +78,17 @@ def use_program(program_id: Pubkey, state_seed: str) -> None:
     def state_public_key(program: Pubkey) -> Pubkey:
         return Pubkey.find_program_address([seed], program)[0]
 
-    driftpy.addresses.get_state_public_key = state_public_key
-    driftpy.drift_client.get_state_public_key = state_public_key
+    for module in _STATE_KEY_USERS:  # each imported the function by name
+        setattr(importlib.import_module(module), "get_state_public_key", state_public_key)  # noqa: B010
+
+
+_STATE_KEY_USERS = (
+    "driftpy.addresses",
+    "driftpy.drift_client",
+    "driftpy.accounts.get_accounts",
+    "driftpy.accounts.polling.drift_client",
+    "driftpy.accounts.ws.drift_client",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,9 +117,14 @@ async def read_markets(
     are taken from the accounts, so another deployment needs no oracle configuration)."""
     pid = program.program_id
     keys = [get_perp_market_public_key(pid, i) for i in indexes] + [get_spot_market_public_key(pid, 0)]
-    resp = await connection.get_multiple_accounts(keys)
+    state = importlib.import_module("driftpy.addresses").get_state_public_key(pid)  # as use_program set it
+    resp = await connection.get_multiple_accounts([*keys, state])
+    if resp.value[-1] is None:  # driftpy's polling subscribe would wait for it forever
+        raise ConfigError(
+            f"the State account {state} of program {pid} does not exist (program id or state seed?)"
+        )
     markets: dict[int, MarketInfo] = {}
-    for index, account in zip([*indexes, -1], resp.value, strict=True):
+    for index, account in zip([*indexes, -1], resp.value[:-1], strict=True):
         what = f"perp market {index}" if index >= 0 else "spot market 0 (quote)"
         if account is None:
             raise ConfigError(f"{what} does not exist for program {pid} on this RPC node")

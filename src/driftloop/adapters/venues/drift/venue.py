@@ -116,7 +116,8 @@ class DriftVenue:
             raise ConfigError(f"market indexes must be ≥ 0: {sorted(unknown)}")
         markets = await program.read_markets(reader, connection, sorted(set(self.symbols.values())))
         client = program.build_client(settings, self._wallet, connection, idl, markets)
-        await client.subscribe()
+        # driftpy's subscribe waits until every account loaded: bound it
+        await asyncio.wait_for(client.subscribe(), 3 * settings.request_timeout_seconds)
         log.info(
             "connected to Drift program %s at %s as %s", self._program_id, settings.rpc_url, self.authority
         )

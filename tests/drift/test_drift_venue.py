@@ -1,0 +1,159 @@
+"""DriftVenue details on the fake chain: record conversion (maker rebates), error translation, the
+secret key, configuration errors, and another program id / state seed (a Velocity-style deployment)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from pydantic import SecretStr
+
+pytest.importorskip("driftpy", reason="driftpy is an optional extra (make test runs it in .venv-drift)")
+
+from solders.pubkey import Pubkey
+
+from drift.codec import DriftCodec, replace, variant
+from drift.world import DriftWorld
+from driftloop.adapters.venues.drift import convert
+from driftloop.adapters.venues.drift.venue import DriftVenue
+from driftloop.config import DriftSettings
+from driftloop.domain.errors import ConfigError, RejectedError, TemporaryError
+from driftloop.domain.model import ExitReason, OrderLeg, OrderSide, Side
+from driftloop.domain.trade import AccountRef
+from driftloop.services.ports import BracketRequest
+from driftloop.services.retry import RetryPolicy, with_retry
+
+D = Decimal
+ALICE = AccountRef("alice", "drift", 0)
+IDS = {OrderLeg.ENTRY: 1, OrderLeg.STOP_LOSS: 2, OrderLeg.TAKE_PROFIT: 3}
+
+
+@pytest.fixture
+def world() -> Iterator[DriftWorld]:
+    w = DriftWorld()
+    yield w
+    w.close()
+
+
+def bracket(size: str = "2", ids: dict[OrderLeg, int] = IDS, account: AccountRef = ALICE) -> BracketRequest:
+    return BracketRequest("t1", account, "SOL-PERP", 0, Side.LONG, D(size), D(95), D(110), D(2), ids)
+
+
+def test_a_maker_fill_carries_the_rebate_as_a_negative_fee() -> None:
+    codec = DriftCodec()
+    tmpl = codec.event_template("OrderActionRecord")
+    user, other = Pubkey.new_unique(), Pubkey.new_unique()
+    record = replace(
+        tmpl, ts=1_735_689_600, action=variant(tmpl.action, "Fill"),
+        action_explanation=variant(tmpl.action_explanation, "OrderFilledWithMatch"), market_index=2,
+        market_type=variant(tmpl.market_type, "Perp"), fill_record_id=77, base_asset_amount_filled=3_000_000,
+        quote_asset_amount_filled=10_095_123, taker_fee=3_534, maker_fee=-202, taker=other, taker_order_id=9,
+        taker_order_direction=variant(tmpl.taker_order_direction or tmpl.action, "Long")
+        if tmpl.taker_order_direction else None,
+        maker=user, maker_order_id=41, oracle_price=3_365_000_000,
+    )  # fmt: skip
+    short = codec.template("User").orders[0].direction
+    record = replace(
+        record, maker_order_direction=variant(short, "Short"), taker_order_direction=variant(short, "Long")
+    )
+    line = codec.event_line("OrderActionRecord", record)
+    decoded = codec.coder.events.parse(__import__("base64").b64decode(line.split(": ", 1)[1]))
+    fill = convert.fill_from_record(decoded.data, str(user), None)
+    assert fill is not None
+    assert (fill.role, fill.side, fill.size, fill.fee, fill.fill_id) == (
+        "maker", OrderSide.SELL, D("0.003"), D("-0.000202"), "drift:2:77:maker")  # fmt: skip
+    assert fill.price == D("3365.041")  # 10.095123 / 0.003, exactly
+    assert (fill.leg, fill.cause, fill.order_id) == (OrderLeg.EXTERNAL, ExitReason.MANUAL, "41")
+    assert convert.fill_from_record(decoded.data, str(Pubkey.new_unique()), None) is None
+
+
+def test_the_program_refusing_is_a_rejection_with_its_error_name(world: DriftWorld) -> None:
+    async def go() -> None:
+        venue = world.venue()
+        with pytest.raises(RejectedError, match="InsufficientCollateral"):
+            await venue.place_bracket(bracket(size="5000"))  # 500k notional on 10k collateral
+        assert await venue.open_orders(ALICE) == []
+        await venue.close()
+
+    asyncio.run(go())
+
+
+def test_a_node_behind_is_temporary_and_retried(world: DriftWorld) -> None:
+    async def go() -> None:
+        venue = world.venue()
+        await venue.connect()
+        behind = {"code": -32005, "message": "Node is behind by 42 slots", "data": {"numSlotsBehind": 42}}
+        world.chain.fail_next = [behind]
+        with pytest.raises(TemporaryError):
+            await venue.positions(ALICE)
+        world.chain.fail_next = [{"code": -32005, "message": "Node is behind by 42 slots"}]  # solders panics
+        with pytest.raises(TemporaryError):
+            await venue.positions(ALICE)
+        world.chain.fail_next = [behind, behind]
+        policy = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01, timeout=20)
+        assert await with_retry(lambda: venue.positions(ALICE), policy) == []
+        await venue.close()
+
+    asyncio.run(go())
+
+
+def test_a_missing_sub_account_or_market_is_a_configuration_error(world: DriftWorld) -> None:
+    async def go() -> None:
+        venue = world.venue()
+        with pytest.raises(ConfigError, match="sub-account 9"):
+            await venue.positions(AccountRef("alice", "drift", 9))
+        await venue.close()
+        unknown_market = world.venue(markets={"SOL-PERP": 0, "XYZ-PERP": 40})
+        with pytest.raises(ConfigError, match="perp market 40"):
+            await unknown_market.mark_price(0)
+
+    asyncio.run(go())
+
+
+def test_the_secret_key_never_appears_in_logs_or_reprs(
+    world: DriftWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = str(world.wallet)  # the base58 keypair
+    settings = world.settings(keypair=SecretStr(secret), keypair_path=None)
+    caplog.set_level(logging.DEBUG)
+
+    async def go() -> None:
+        venue = DriftVenue(settings)
+        await venue.place_bracket(bracket())
+        assert venue.authority == world.wallet.pubkey()
+        for text in (repr(settings), str(settings), repr(venue), settings.model_dump_json(), caplog.text):
+            assert secret not in text
+            assert secret[:20] not in text
+        await venue.close()
+
+    asyncio.run(go())
+    with pytest.raises(ConfigError) as bad:
+        DriftVenue(DriftSettings(keypair=SecretStr("not-a-key-" + secret[:30]), rpc_url=world.url))
+    assert secret[:30] not in str(bad.value)
+
+
+def test_another_program_id_and_state_seed(caplog: pytest.LogCaptureFixture) -> None:
+    velocity = Pubkey.from_string("vELoC1audYbSYVRXn1vPaV8Axoa9oU6BYmNGZZBDZ1P")
+    world = DriftWorld(program_id=velocity, state_seed="velocity_state")
+    try:
+
+        async def go() -> None:
+            venue = world.venue()
+            placement = await venue.place_bracket(bracket())
+            assert placement.accepted
+            world.fill_market_orders(0)
+            world.move(0, "111")
+            events = await venue.events_since(ALICE, None)
+            assert [(f.leg, f.price) for f in events.fills] == [
+                (OrderLeg.ENTRY, D(100)),
+                (OrderLeg.TAKE_PROFIT, D(110)),
+            ]
+            assert await venue.positions(ALICE) == []
+            await venue.close()
+
+        asyncio.run(go())
+    finally:
+        world.close()
