@@ -49,7 +49,8 @@ class DriftSettings(BaseSettings):
     idl_path: Path | None = None  # None: driftpy's bundled Drift v2 IDL
     state_seed: str = "drift_state"  # Velocity: "velocity_state"
     markets: dict[str, int] = Field(default_factory=lambda: {"SOL-PERP": 0, "BTC-PERP": 1, "ETH-PERP": 2})
-    subscription: Literal["websocket", "polling"] = "websocket"
+    # polling works with any JSON-RPC node; websocket needs the node's pubsub endpoint (driftpy: port + 1)
+    subscription: Literal["websocket", "polling"] = "polling"
     poll_interval_seconds: float = Field(default=1.0, gt=0)  # account polling and the polling log provider
     lookup_tables: list[str] | None = None  # address lookup tables; None: driftpy's for `env`
     commitment: Literal["confirmed", "finalized"] = "confirmed"

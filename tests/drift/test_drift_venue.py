@@ -4,6 +4,7 @@ secret key, configuration errors, and another program id / state seed (a Velocit
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from collections.abc import Iterator
 from decimal import Decimal
@@ -45,29 +46,45 @@ def bracket(size: str = "2", ids: dict[OrderLeg, int] = IDS, account: AccountRef
 def test_a_maker_fill_carries_the_rebate_as_a_negative_fee() -> None:
     codec = DriftCodec()
     tmpl = codec.event_template("OrderActionRecord")
+    direction = codec.template("User").orders[0].direction
     user, other = Pubkey.new_unique(), Pubkey.new_unique()
     record = replace(
-        tmpl, ts=1_735_689_600, action=variant(tmpl.action, "Fill"),
-        action_explanation=variant(tmpl.action_explanation, "OrderFilledWithMatch"), market_index=2,
-        market_type=variant(tmpl.market_type, "Perp"), fill_record_id=77, base_asset_amount_filled=3_000_000,
-        quote_asset_amount_filled=10_095_123, taker_fee=3_534, maker_fee=-202, taker=other, taker_order_id=9,
-        taker_order_direction=variant(tmpl.taker_order_direction or tmpl.action, "Long")
-        if tmpl.taker_order_direction else None,
-        maker=user, maker_order_id=41, oracle_price=3_365_000_000,
-    )  # fmt: skip
-    short = codec.template("User").orders[0].direction
-    record = replace(
-        record, maker_order_direction=variant(short, "Short"), taker_order_direction=variant(short, "Long")
+        tmpl,
+        ts=1_735_689_600,
+        action=variant(tmpl.action, "Fill"),
+        action_explanation=variant(tmpl.action_explanation, "OrderFilledWithMatch"),
+        market_index=2,
+        market_type=variant(tmpl.market_type, "Perp"),
+        fill_record_id=77,
+        base_asset_amount_filled=3_000_000,
+        quote_asset_amount_filled=10_095_123,
+        taker_fee=3_534,
+        maker_fee=-202,
+        taker=other,
+        taker_order_id=9,
+        taker_order_direction=variant(direction, "Long"),
+        maker=user,
+        maker_order_id=41,
+        maker_order_direction=variant(direction, "Short"),
+        oracle_price=3_365_000_000,
     )
-    line = codec.event_line("OrderActionRecord", record)
-    decoded = codec.coder.events.parse(__import__("base64").b64decode(line.split(": ", 1)[1]))
-    fill = convert.fill_from_record(decoded.data, str(user), None)
+    line = codec.event_line("OrderActionRecord", record)  # through the bytes, as the program logs it
+    decoded = codec.coder.events.parse(base64.b64decode(line.removeprefix("Program data: "))).data
+    fill = convert.fill_from_record(decoded, str(user), None)
     assert fill is not None
     assert (fill.role, fill.side, fill.size, fill.fee, fill.fill_id) == (
         "maker", OrderSide.SELL, D("0.003"), D("-0.000202"), "drift:2:77:maker")  # fmt: skip
     assert fill.price == D("3365.041")  # 10.095123 / 0.003, exactly
     assert (fill.leg, fill.cause, fill.order_id) == (OrderLeg.EXTERNAL, ExitReason.MANUAL, "41")
-    assert convert.fill_from_record(decoded.data, str(Pubkey.new_unique()), None) is None
+    taker = convert.fill_from_record(decoded, str(other), None)
+    assert taker is not None
+    assert (taker.role, taker.side, taker.fee, taker.fill_id) == (
+        "taker",
+        OrderSide.BUY,
+        D("0.003534"),
+        "drift:2:77:taker",
+    )
+    assert convert.fill_from_record(decoded, str(Pubkey.new_unique()), None) is None
 
 
 def test_the_program_refusing_is_a_rejection_with_its_error_name(world: DriftWorld) -> None:
@@ -106,9 +123,16 @@ def test_a_missing_sub_account_or_market_is_a_configuration_error(world: DriftWo
         with pytest.raises(ConfigError, match="sub-account 9"):
             await venue.positions(AccountRef("alice", "drift", 9))
         await venue.close()
-        unknown_market = world.venue(markets={"SOL-PERP": 0, "XYZ-PERP": 40})
-        with pytest.raises(ConfigError, match="perp market 40"):
-            await unknown_market.mark_price(0)
+        partly = world.venue(markets={"SOL-PERP": 0, "XYZ-PERP": 40})  # market 40 is not on this chain
+        assert await partly.mark_price(0) == D(100)
+        assert await partly.mark_price(40) is None
+        refused = await partly.place_bracket(replace(bracket(), symbol="XYZ-PERP", market_index=40))
+        assert not refused.accepted
+        assert "unknown market XYZ-PERP" in (refused.reason or "")
+        await partly.close()
+        nothing = world.venue(markets={"XYZ-PERP": 40})
+        with pytest.raises(ConfigError, match="none of the configured perp markets"):
+            await nothing.mark_price(40)
 
     asyncio.run(go())
 
@@ -117,7 +141,8 @@ def test_the_secret_key_never_appears_in_logs_or_reprs(
     world: DriftWorld, caplog: pytest.LogCaptureFixture
 ) -> None:
     secret = str(world.wallet)  # the base58 keypair
-    settings = world.settings(keypair=SecretStr(secret), keypair_path=None)
+    # also: driftpy's mainnet lookup tables (the default) are missing on this node and left out
+    settings = world.settings(keypair=SecretStr(secret), keypair_path=None, lookup_tables=None)
     caplog.set_level(logging.DEBUG)
 
     async def go() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from solders.pubkey import Pubkey
 from driftloop.config import DriftSettings
 from driftloop.domain.errors import ConfigError
 
+log = logging.getLogger(__name__)
 BUNDLED_IDL = Path(next(iter(driftpy.__path__))) / "idl" / "drift.json"
 QUOTE_SPOT_MARKET = 0
 
@@ -114,7 +116,8 @@ async def read_markets(
     program: Program, connection: AsyncClient, indexes: list[int]
 ) -> dict[int, MarketInfo]:
     """The configured perp markets and quote spot market 0, as the chain holds them (their oracles
-    are taken from the accounts, so another deployment needs no oracle configuration)."""
+    are taken from the accounts, so another deployment needs no oracle configuration). A configured
+    perp market the program does not have is left out (trades in it are rejected) with a warning."""
     pid = program.program_id
     keys = [get_perp_market_public_key(pid, i) for i in indexes] + [get_spot_market_public_key(pid, 0)]
     state = importlib.import_module("driftpy.addresses").get_state_public_key(pid)  # as use_program set it
@@ -125,9 +128,11 @@ async def read_markets(
         )
     markets: dict[int, MarketInfo] = {}
     for index, account in zip([*indexes, -1], resp.value[:-1], strict=True):
-        what = f"perp market {index}" if index >= 0 else "spot market 0 (quote)"
+        if account is None and index >= 0:
+            log.warning("perp market %d does not exist for program %s: not traded", index, pid)
+            continue
         if account is None:
-            raise ConfigError(f"{what} does not exist for program {pid} on this RPC node")
+            raise ConfigError(f"spot market 0 (quote) does not exist for program {pid} on this RPC node")
         decoded = program.coder.accounts.decode(bytes(account.data))
         if index >= 0:
             amm = decoded.amm
@@ -140,7 +145,21 @@ async def read_markets(
             )
         else:
             markets[-1] = MarketInfo(0, decoded.oracle, decoded.oracle_source, 1, 1)
+    if len(markets) == 1:
+        raise ConfigError(f"none of the configured perp markets {indexes} exists for program {pid}")
     return markets
+
+
+async def existing_lookup_tables(connection: AsyncClient, tables: list[Pubkey]) -> list[Pubkey]:
+    """The address lookup tables that exist on this node (a test validator or another deployment may
+    lack driftpy's mainnet ones; transactions then go without them)."""
+    if not tables:
+        return []
+    resp = await connection.get_multiple_accounts(tables)
+    found = [t for t, account in zip(tables, resp.value, strict=True) if account is not None]
+    if len(found) < len(tables):
+        log.warning("lookup tables %s not found: not used", [str(t) for t in tables if t not in found])
+    return found
 
 
 def build_client(

@@ -116,6 +116,9 @@ class DriftVenue:
             raise ConfigError(f"market indexes must be ≥ 0: {sorted(unknown)}")
         markets = await program.read_markets(reader, connection, sorted(set(self.symbols.values())))
         client = program.build_client(settings, self._wallet, connection, idl, markets)
+        client.market_lookup_tables = await program.existing_lookup_tables(
+            connection, client.market_lookup_tables
+        )
         # driftpy's subscribe waits until every account loaded: bound it
         await asyncio.wait_for(client.subscribe(), 3 * settings.request_timeout_seconds)
         log.info(
