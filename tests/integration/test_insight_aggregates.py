@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, select
 
 from driftloop.adapters.db import tables
@@ -172,8 +173,6 @@ def test_in_order_closes_extend_the_equity_curve(engine: Engine) -> None:
 
 
 def pytest_approx(value: float) -> Any:
-    import pytest
-
     return pytest.approx(value, rel=1e-12, abs=1e-12)
 
 
@@ -196,3 +195,47 @@ def test_a_failed_write_moves_nothing(engine: Engine) -> None:
         uow.trades.save(closed, AT)
         # no commit: the unit rolls back
     assert aggregate_rows(engine) == before
+
+
+def test_concurrent_writers_of_one_user_keep_the_aggregates_exact(engine: Engine, db_backend: str) -> None:
+    """Two transactions writing the same user's trades at once (PostgreSQL): the second waits for the
+    first, so its "before" is the first one's "after" and nothing is counted twice."""
+    if db_backend != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite has a single writer")
+    import threading
+    import time
+
+    rng = random.Random(8)
+    pairs = [live_trade(rng, i) for i in range(6)]
+    save(engine, pairs[0][0], pairs[1][0])
+    started = threading.Event()
+
+    def slow(trades: list[Trade]) -> None:
+        with SqlUnitOfWork(engine) as uow:
+            uow.trades.save_many(trades, AT)
+            started.set()
+            time.sleep(0.3)  # hold the user while the other writer arrives
+            uow.commit()
+
+    def fast(trades: list[Trade]) -> None:
+        started.wait()
+        save(engine, *trades)
+
+    # the same new trade inserted twice, a close racing a re-save, and a close racing a new trade
+    for first, second in (
+        ([pairs[2][0]], [pairs[2][0]]),
+        ([pairs[0][1]], [pairs[0][1], pairs[3][0]]),
+        ([pairs[1][1]], [pairs[4][1]]),
+    ):
+        started.clear()
+        threads = [
+            threading.Thread(target=slow, args=(first,)),
+            threading.Thread(target=fast, args=(second,)),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    maintained = aggregate_rows(engine)
+    rebuild_insights(SqlUnitOfWork(engine), "alice")
+    assert aggregate_rows(engine) == maintained

@@ -170,8 +170,12 @@ def _equity(row: Any) -> Equity:
     )
 
 
-def _lock_users(connection: Connection, user_ids: Iterable[str]) -> dict[str, Equity]:
-    """Create missing equity rows, lock them (PostgreSQL), and return their state."""
+def lock_users(connection: Connection, user_ids: Iterable[str]) -> dict[str, Equity]:
+    """Create missing equity rows, lock them (PostgreSQL ``FOR UPDATE``), and return their state.
+
+    Call it before reading the facts of a write: then no other transaction can change those users'
+    trades between the "before" read and the write, so the difference applied is exact.
+    """
     users = sorted(set(user_ids))
     if not users:
         return {}
@@ -221,18 +225,21 @@ def _next_equity(
 
 
 def apply_changes(
-    connection: Connection, before: Mapping[str, TradeFacts], after: Mapping[str, TradeFacts]
+    connection: Connection,
+    before: Mapping[str, TradeFacts],
+    after: Mapping[str, TradeFacts],
+    equities: Mapping[str, Equity],
 ) -> None:
-    """Move the aggregates of the users concerned by `after − before` (facts around one write)."""
+    """Move the aggregates of the users concerned by `after − before` (facts around one write made
+    while `lock_users` held those users; `equities` is what it returned)."""
     users = {f.user_id for f in before.values()} | {f.user_id for f in after.values()}
     if not users:
         return
     changes = delta(before.values(), after.values())
-    equities = _lock_users(connection, users)
     for user_id in sorted(users):
         mine_before = [f for f in before.values() if f.user_id == user_id]
         mine_after = [f for f in after.values() if f.user_id == user_id]
-        state = equities[user_id]
+        state = equities.get(user_id) or lock_users(connection, [user_id])[user_id]
         updated = _next_equity(connection, user_id, state, mine_before, mine_after)
         if updated != state:
             upsert(connection, insight_equity, [_equity_row(user_id, updated)], ["user_id"])

@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, Connection, and_, delete, select
 
 from driftloop.adapters.db import keys, mapping
 from driftloop.adapters.db.accounts import ensure_accounts
-from driftloop.adapters.db.insights import apply_changes, facts_of
+from driftloop.adapters.db.insights import apply_changes, facts_of, lock_users
 from driftloop.adapters.db.reading import load_trades
 from driftloop.adapters.db.sql import Row, chunks, insert_ignore, upsert
 from driftloop.adapters.db.tables import (
@@ -87,11 +87,17 @@ class SqlTradeRepository:
         return set(self.connection.execute(query).scalars())
 
     def _save_chunk(self, part: Sequence[Trade], account_ids: dict[AccountRef, str], at: datetime) -> None:
-        live_ids = [t.id for t in part if t.run_id == LIVE]
-        before = facts_of(self.connection, live_ids) if live_ids else {}
+        live = [t for t in part if t.run_id == LIVE]
+        if not live:
+            self._write_chunk(part, account_ids, at)
+            return
+        # the insight aggregates move by exactly what this write changes: the users are locked first,
+        # so no concurrent write of theirs falls between the two reads
+        equities = lock_users(self.connection, {t.account.user_id for t in live})
+        live_ids = [t.id for t in live]
+        before = facts_of(self.connection, live_ids)
         self._write_chunk(part, account_ids, at)
-        if live_ids:  # the insight aggregates move by exactly what this write changed
-            apply_changes(self.connection, before, facts_of(self.connection, live_ids))
+        apply_changes(self.connection, before, facts_of(self.connection, live_ids), equities)
 
     def _write_chunk(self, part: Sequence[Trade], account_ids: dict[AccountRef, str], at: datetime) -> None:
         stale = self._closed_already(part)
