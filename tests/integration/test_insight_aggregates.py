@@ -239,3 +239,15 @@ def test_concurrent_writers_of_one_user_keep_the_aggregates_exact(engine: Engine
     maintained = aggregate_rows(engine)
     rebuild_insights(SqlUnitOfWork(engine), "alice")
     assert aggregate_rows(engine) == maintained
+
+
+def test_upgrading_a_database_with_trades_fills_the_aggregates(engine: Engine) -> None:
+    from driftloop.adapters.db.engine import downgrade, migrate
+
+    rng = random.Random(12)
+    pairs = [live_trade(rng, i) for i in range(25)]
+    save(engine, *(closed for _, closed in pairs[:20]), *(opened for opened, _ in pairs[20:]))
+    maintained = aggregate_rows(engine)
+    downgrade(engine, revision="0002")  # a database from before the aggregates existed
+    migrate(engine)
+    assert aggregate_rows(engine) == maintained
