@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +25,7 @@ from driftloop.domain.model import (
     Analysis,
     ExitReason,
     OrderLeg,
+    OrderSide,
     OutcomeClass,
     Prediction,
     Recommendation,
@@ -44,12 +45,14 @@ FAST = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01, timeout=20)
 SPREAD = 50_000  # 0.05 at PRICE precision: buys fill at oracle + 0.05, sells at oracle − 0.05
 
 
-def analysis(aid: str, rec: Recommendation, stop: str, target: str, size: str = "1000") -> Analysis:
+def analysis(
+    aid: str, rec: Recommendation, stop: str, target: str, size: str = "1000", max_hold: int | None = None
+) -> Analysis:
     return Analysis(
         id=aid, timestamp=T0, symbol="SOL-PERP", timeframe=Timeframe.M5,
         prediction=Prediction.BULLISH if rec is Recommendation.BUY else Prediction.BEARISH,
         confidence=D(70), recommendation=rec, stop_loss=D(stop), take_profit=D(target), size_usd=D(size),
-        leverage=D(2), analyst="test",
+        leverage=D(2), max_hold_minutes=max_hold, analyst="test",
     )  # fmt: skip
 
 
@@ -78,8 +81,14 @@ class SimulatedCrash(BaseException):
 class Process:
     """One process of driftloop: its own DriftVenue (no memory of earlier processes) and services."""
 
-    def __init__(self, world: DriftWorld, engine: Engine, uow: Callable[[], Any] | None = None) -> None:
-        self.venue = world.venue()
+    def __init__(
+        self,
+        world: DriftWorld,
+        engine: Engine,
+        uow: Callable[[], Any] | None = None,
+        clock: FixedClock | None = None,
+    ) -> None:
+        self.venue = world.venue(clock)
         settings = Settings(database_url=engine.url.render_as_string(hide_password=False), venue="drift")
         self.container = Container(settings=settings, engine=engine, clock=FixedClock(T0))
         self.app = build_loop(self.container, venue=self.venue, retry=FAST)
@@ -230,6 +239,37 @@ def test_a_liquidation_and_a_manual_close_arrive_with_their_cause(world: DriftWo
         assert liquidated.fills[-1].price == D(85)
         assert manual.outcome.exit_reason is ExitReason.MANUAL
         assert manual.fills[-1].price == D("85.05")
+        await p.venue.close()
+
+    asyncio.run(go())
+
+
+def test_a_time_limit_closes_the_position_at_market(world: DriftWorld, engine: Engine) -> None:
+    market_time = FixedClock(datetime.fromtimestamp(world.drift.now, UTC))  # the venue's clock, moved by hand
+
+    async def go() -> None:
+        p = Process(world, engine, clock=market_time)
+        a = analysis("e1", Recommendation.BUY, "90", "120", max_hold=30)
+        trade = await p.trading.place_trade("erin", a, venue="drift")
+        world.advance(60)
+        world.fill_market_orders(0)  # the entry fills one minute after placing
+        assert (await p.capture.check_trades("erin")).fills_ingested == 1
+        market_time.at += timedelta(minutes=30)  # 30 minutes after placing, 29 after the entry fill
+        await p.capture.check_trades("erin")
+        assert [o.kind for o in await p.venue.open_orders(trade.account)] == ["TRIGGER_MARKET"] * 2
+        market_time.at += timedelta(minutes=1)
+        await p.capture.check_trades("erin")  # the limit has passed: the venue sends the close
+        closes = [o for o in await p.venue.open_orders(trade.account) if o.kind == "MARKET"]
+        assert [(o.reduce_only, o.side, o.size) for o in closes] == [(True, OrderSide.SELL, D(10))]
+        world.advance(1800)
+        world.set_price(0, "101")
+        world.fill_market_orders(0)  # sells at 100.95
+        await p.capture.check_trades("erin")
+        closed = p.trade(trade.id)
+        assert closed.outcome is not None
+        assert closed.outcome.exit_reason is ExitReason.TIME_LIMIT
+        assert (closed.fills[-1].leg, closed.fills[-1].price) == (OrderLeg.CLOSE, D("100.95"))
+        assert await p.venue.open_orders(trade.account) == []
         await p.venue.close()
 
     asyncio.run(go())

@@ -19,6 +19,7 @@ from drift.fake_drift import PRICE, FakeDrift, SimUser
 from drift.fake_rpc import FakeSolana
 from driftloop.adapters.venues.drift.venue import DriftVenue
 from driftloop.config import DriftSettings
+from driftloop.services.ports import Clock
 
 DRIFT_V2 = Pubkey.from_string("dRiftyHA39MWEi3m9aunc5MzRF1JYuBsbn6VPcn33UH")
 MARKETS = {0: ("SOL-PERP", "100"), 1: ("BTC-PERP", "50000"), 2: ("ETH-PERP", "100")}
@@ -65,8 +66,8 @@ class DriftWorld:
         values.update(overrides)
         return DriftSettings.model_validate(values)
 
-    def venue(self, **overrides: object) -> DriftVenue:
-        return DriftVenue(self.settings(**overrides))
+    def venue(self, clock: Clock | None = None, **overrides: object) -> DriftVenue:
+        return DriftVenue(self.settings(**overrides), clock)
 
     def close(self) -> None:
         self.chain.stop()

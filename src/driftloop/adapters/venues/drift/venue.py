@@ -21,6 +21,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -34,15 +35,17 @@ from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Commitment
 from solders.pubkey import Pubkey
 
+from driftloop.adapters.clock import SystemClock
 from driftloop.adapters.venues.drift import convert, program
 from driftloop.adapters.venues.drift.errors import ErrorTranslator, boundary
 from driftloop.adapters.venues.drift.history import History, TxEvents
 from driftloop.adapters.venues.drift.subscription import DriftSubscription
+from driftloop.adapters.venues.drift.time_limits import TimeLimit, TimeLimits
 from driftloop.config import DriftSettings
 from driftloop.domain.errors import ConfigError
 from driftloop.domain.model import Fill, FundingPayment, OrderLeg, Side
 from driftloop.domain.trade import AccountRef
-from driftloop.services.ports import BracketRequest, Placement, VenueEvents, VenueOrder, VenuePosition
+from driftloop.services.ports import BracketRequest, Clock, Placement, VenueEvents, VenueOrder, VenuePosition
 
 log = logging.getLogger(__name__)
 EventHandler = Callable[[VenueEvents], Awaitable[None]]
@@ -70,8 +73,10 @@ class DriftVenue:
 
     name = "drift"
 
-    def __init__(self, settings: DriftSettings) -> None:
+    def __init__(self, settings: DriftSettings, clock: Clock | None = None) -> None:
         self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.time_limits = TimeLimits()
         self.symbols: dict[str, int] = dict(settings.markets)
         self._program_id = _pubkey(settings.program_id, "DRIFTLOOP_DRIFT_PROGRAM_ID")
         self._wallet = program.load_wallet(settings)
@@ -247,6 +252,12 @@ class DriftVenue:
         order_ids = await self._placed_order_ids(c, request, signature)
         placement = Placement(True, signature, order_ids)
         self._placements[request.trade_id] = placement
+        if request.max_hold_minutes is not None:
+            hold = timedelta(minutes=request.max_hold_minutes)
+            limit = TimeLimit(
+                request.trade_id, request.market_index, order_ids.get(OrderLeg.ENTRY), hold, self.clock.now()
+            )
+            self.time_limits.arm(request.account, limit)
         log.info("placed bracket %s on sub-account %d: %s", request.trade_id, sub, signature)
         return placement
 
@@ -386,6 +397,8 @@ class DriftVenue:
             txs = await c.history.events(statuses)
             fills, funding = await self._convert(c, account, txs)
         newest = str(statuses[-1].signature) if statuses else cursor
+        self.time_limits.observe(account, fills)
+        await self._close_expired(account)
         return VenueEvents(fills=fills, funding=funding, cursor=newest or "")
 
     async def _convert(
@@ -443,6 +456,60 @@ class DriftVenue:
                         state.orders.setdefault(info.order_id, info)
                         needed.discard(info.order_id)
             before = str(statuses[0].signature)
+
+    def set_time_limit(
+        self, account: AccountRef, trade_id: str, market_index: int, deadline: datetime | None
+    ) -> None:
+        """Close the trade's position at market at `deadline` (e.g. re-armed after a restart); None clears."""
+        self.time_limits.set_deadline(account, trade_id, market_index, deadline)
+
+    async def _close_expired(self, account: AccountRef) -> None:
+        """Send the reduce-only market close of every bracket whose time limit has passed (its fill arrives
+        with the next events: leg CLOSE, exit reason TIME_LIMIT)."""
+        due = self.time_limits.due(account, self.clock.now())
+        if not due:
+            return
+        user = await self._user(account)
+        held = {
+            int(p.market_index): int(p.base_asset_amount) for p in user.perp_positions if p.base_asset_amount
+        }
+        in_use = {int(o.user_order_id) for o in user.orders if convert.variant(o.status) == "Open"}
+        closing = {
+            int(o.market_index)
+            for o in user.orders
+            if convert.variant(o.status) == "Open"
+            and convert.variant(o.order_type) == "Market"
+            and o.reduce_only
+        }
+        for limit in due:
+            size = held.get(limit.market_index, 0)
+            if size == 0 or limit.market_index in closing:
+                if size == 0:
+                    self.time_limits.done(account, limit.trade_id)
+                continue
+            uid = next(i for i in range(1, 256) if i not in in_use)
+            in_use.add(uid)
+            direction = PositionDirection.Short() if size > 0 else PositionDirection.Long()
+            params = OrderParams(
+                OrderType.Market(),
+                abs(size),
+                limit.market_index,
+                direction,
+                MarketType.Perp(),
+                user_order_id=uid,
+                reduce_only=True,
+            )
+            c = await self.connect()
+            async with self._lock(), boundary(self._errors, "closing at the time limit"):
+                c.client.active_sub_account_id = account.sub_account
+                await c.client.place_perp_order(params, sub_account_id=account.sub_account)
+            self.time_limits.done(account, limit.trade_id)
+            log.info(
+                "time limit of %s: closing %s in market %d",
+                limit.trade_id,
+                convert.base(size),
+                limit.market_index,
+            )
 
     def subscribe(self, account: AccountRef, on_events: EventHandler) -> DriftSubscription:
         """Push the sub-account's new fills and funding as driftpy's EventSubscriber sees its transactions."""
