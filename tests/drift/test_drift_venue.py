@@ -8,6 +8,7 @@ import base64
 import logging
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -16,7 +17,7 @@ pytest.importorskip("driftpy", reason="driftpy is an optional extra (make test r
 
 from solders.pubkey import Pubkey
 
-from drift.codec import DriftCodec, replace, variant
+from drift.codec import BUNDLED_IDL, DriftCodec, replace, variant
 from drift.world import DriftWorld
 from driftloop.adapters.venues.drift import convert
 from driftloop.adapters.venues.drift.venue import DriftVenue
@@ -160,13 +161,15 @@ def test_the_secret_key_never_appears_in_logs_or_reprs(
     assert secret[:30] not in str(bad.value)
 
 
-def test_another_program_id_and_state_seed(caplog: pytest.LogCaptureFixture) -> None:
+def test_another_program_id_state_seed_and_idl(tmp_path: Path) -> None:
     velocity = Pubkey.from_string("vELoC1audYbSYVRXn1vPaV8Axoa9oU6BYmNGZZBDZ1P")
     world = DriftWorld(program_id=velocity, state_seed="velocity_state")
+    idl = tmp_path / "velocity.json"  # an IDL file of our own (the same layouts as the fake program's)
+    idl.write_text(BUNDLED_IDL.read_text())
     try:
 
         async def go() -> None:
-            venue = world.venue()
+            venue = world.venue(idl_path=idl)
             placement = await venue.place_bracket(bracket())
             assert placement.accepted
             world.fill_market_orders(0)
