@@ -24,6 +24,7 @@ from bench.common import PEER_MISSING, Config, Row, has_module, percentile
 
 TOKEN = "bench-token-0123456789abcdef"
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
+SYMBOLS = ("SOL-PERP", "BTC-PERP", "ETH-PERP")  # the synthetic feed's markets
 
 
 def _free_port() -> int:
@@ -65,7 +66,7 @@ def serve(config: Config, name: str):  # type: ignore[no-untyped-def]
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError(f"driftloop serve did not start: see {log.name}")
             time.sleep(0.2)
-        yield base
+        yield base, process.pid
     finally:
         process.terminate()
         try:
@@ -131,20 +132,19 @@ def _wrk(url: str, seconds: float, connections: int) -> tuple[float, float] | No
     return rate, float(p99.group(1)) * scale
 
 
+POST_USERS = 200
+
+
 def _trade(k: int) -> tuple[str, str, Any]:
+    """Request k: one of 200 users, each placing trades in market after market (one open trade per
+    user, market and sub-account: every request opens a trade)."""
+    user, nth = k % POST_USERS, k // POST_USERS
     body = {
-        "userId": f"load-{k % 50}-{k}",
-        "id": f"load-{k}",
-        "timestamp": "2025-01-01T00:00:00Z",
-        "symbol": ["SOL-PERP", "BTC-PERP", "ETH-PERP"][k % 3],
-        "timeframe": "5m",
-        "prediction": "BULLISH",
-        "confidence": 60,
-        "recommendation": "BUY",
-        "stopLoss": 1,
-        "takeProfit": 10_000_000,
-        "sizeUsd": 100,
-    }
+        "userId": f"trader-{user}", "id": f"load-{k}", "timestamp": "2025-01-01T00:00:00Z",
+        "symbol": SYMBOLS[nth % len(SYMBOLS)], "subAccount": nth // len(SYMBOLS), "timeframe": "5m",
+        "prediction": "BULLISH", "confidence": 60, "recommendation": "BUY", "stopLoss": 1,
+        "takeProfit": 10_000_000, "sizeUsd": 100,
+    }  # fmt: skip
     return "POST", "/api/drift/trade", body
 
 
@@ -153,7 +153,7 @@ def run(config: Config) -> list[Row]:
         return [Row("6 api", "GET /api/drift/feedback", "", None, "req/s", note=PEER_MISSING + " (httpx)")]
     seconds, connections = config.api_seconds, config.api_concurrency
     rows = []
-    with serve(config, "api") as base:
+    with serve(config, "api") as (base, _):
         import httpx
 
         for u in range(20):  # some monitored users for the status answer

@@ -18,6 +18,7 @@ from types import FrameType
 
 import uvicorn
 
+from driftloop.adapters.db.engine import make_engine
 from driftloop.adapters.marketdata.candle import Candle
 from driftloop.adapters.marketdata.csv_files import read_candles
 from driftloop.adapters.marketdata.history import BarHistory
@@ -34,6 +35,7 @@ from driftloop.entrypoints.api.tokens import resolve_token
 log = logging.getLogger("driftloop.serve")
 BAR = timedelta(minutes=5)
 CHUNK = 5_000  # synthetic bars generated at a time
+DB_POOL = 40  # anyio's default worker-thread limit
 SYNTHETIC_MARKETS = (("SOL-PERP", Decimal(150)), ("BTC-PERP", Decimal(60_000)), ("ETH-PERP", Decimal(3_000)))
 
 
@@ -96,6 +98,12 @@ def run_serve(
         raise ConfigError(f"venue {venue!r} is not available in this build (use 'paper')")
     token = resolve_token(settings, host)
     container = bootstrap(settings)
+    # Requests run their database work in worker threads: a pool as large as the threads that may
+    # hold a connection at once, so that a burst never opens (and closes) connections per request.
+    container.engine.dispose()
+    container.engine = make_engine(
+        settings.database_url, schema=settings.database_schema, pool_size=DB_POOL, max_overflow=DB_POOL
+    )
     paper = PaperVenue(
         taker_fee_bps=settings.taker_fee_bps,
         slippage_bps=settings.slippage_bps,

@@ -8,12 +8,17 @@ leaves the database as it was, and the next cycle reads the same events again.
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import logging
-from collections.abc import Callable, Sequence
+import random
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar
 
+from driftloop.domain.errors import TemporaryError
 from driftloop.domain.events import EventKind, LoopEvent
 from driftloop.domain.model import ExitReason, Fill, FundingPayment, OrderLeg, TradeStatus
 from driftloop.domain.outcome import DEFAULT_BREAKEVEN_PCT, compute_outcome, extremes_from_bars
@@ -26,6 +31,7 @@ from driftloop.services.retry import RetryPolicy, with_retry
 
 log = logging.getLogger(__name__)
 EVENTS_STREAM = "venue-events"
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -83,30 +89,115 @@ class OutcomeCapture:
         self._orphans: dict[AccountRef, set[str]] = {}  # order ids of closed trades still to cancel
         self._swept: set[AccountRef] = set()  # accounts whose venue orders were checked for orphans
         self._has_unmatched: dict[AccountRef, bool] = {}  # unknown (True) until looked up
+        self._rng = random.Random()  # noqa: S311 - retry jitter, not cryptography
 
     async def check_trades(self, user_id: str) -> CheckResult:
         """One cycle for every account of the user; all changes in one transaction with the cursors."""
-        result = CheckResult(user_id)
-        with self._uow() as uow:
-            cursors = {a: uow.cursors.get(a, EVENTS_STREAM) for a in uow.accounts.accounts_of(user_id)}
+        outcome = (await self._cycle([user_id], isolate=False))[user_id]
+        assert isinstance(outcome, CheckResult)
+        return outcome
+
+    async def check_users(self, user_ids: Sequence[str]) -> dict[str, CheckResult | Exception]:
+        """One cycle for many users at once (what `check_trades` does for each), with a cost that grows
+        with what changed: every user's accounts and cursors come from one query, the venue is read per
+        account, and only the users whose venue reported something are processed, together in one
+        transaction (each user in their own if that fails). A user's failure is their result."""
+        return await self._cycle(user_ids, isolate=True)
+
+    async def _cycle(self, user_ids: Sequence[str], *, isolate: bool) -> dict[str, CheckResult | Exception]:
+        users = list(dict.fromkeys(user_ids))
+        state = self._cursors(users)
+        out: dict[str, CheckResult | Exception] = {}
+        changed: dict[str, tuple[CheckResult, list[_AccountRead]]] = {}
+        for user in users:
+            result = CheckResult(user)
+            try:
+                reads = await self._reads(state[user], result)
+            except Exception as exc:
+                if not isolate:
+                    raise
+                out[user] = exc
+                continue
+            out[user] = result
+            if reads:
+                changed[user] = (result, reads)
+        self.reconciler.marks_needed.clear()  # asked for again by the next reconciliation if still needed
+        if changed:
+            self._apply_changed(changed, out, isolate)
+        for user in users:
+            if isinstance(out[user], Exception):
+                continue
+            for account in state[user]:
+                if account not in self._swept:
+                    await self._sweep_orphans(account)
+                await self._retry_orphans(self._venue_for(account), account)
+        return out
+
+    async def _reads(self, cursors: dict[AccountRef, str | None], result: CheckResult) -> list[_AccountRead]:
+        """The venue's news per account (outside any transaction: nothing kept from a failed read)."""
         reads: list[_AccountRead] = []
         for account, cursor in cursors.items():
-            read = await self._read(
-                account, cursor
-            )  # outside the transaction: nothing kept from a failed read
+            read = await self._read(account, cursor)
             if read.unchanged(self._expected.get(account)):
                 # Nothing new and the venue agrees with the last full cycle: cost independent of open trades.
                 result.trades_checked += self._expected[account][1]
             else:
                 reads.append(read)
-        self.reconciler.marks_needed.clear()  # asked for again by the next reconciliation if still needed
-        if reads:
-            self._apply(user_id, reads, result)
-        for account in cursors:
-            if account not in self._swept:
-                await self._sweep_orphans(account)
-            await self._retry_orphans(self._venue_for(account), account)
-        return result
+        return reads
+
+    def _apply_changed(
+        self,
+        changed: dict[str, tuple[CheckResult, list[_AccountRead]]],
+        out: dict[str, CheckResult | Exception],
+        isolate: bool,
+    ) -> None:
+        if len(changed) == 1 or not isolate:
+            for user, (result, reads) in changed.items():
+                self._apply_isolated(user, result, reads, out, isolate)
+            return
+        saved = copy.deepcopy(self.reconciler)
+        before = {user: copy.deepcopy(result) for user, (result, _) in changed.items()}
+        try:
+            self._apply(changed)
+        except Exception:
+            log.warning("capturing %d users together failed; each alone", len(changed), exc_info=True)
+            self.reconciler = saved  # the failed attempt's confirmations do not count
+            for user, (_, reads) in changed.items():
+                out[user] = before[user]
+                self._apply_isolated(user, before[user], reads, out, isolate)
+
+    def _apply_isolated(
+        self,
+        user: str,
+        result: CheckResult,
+        reads: list[_AccountRead],
+        out: dict[str, CheckResult | Exception],
+        isolate: bool,
+    ) -> None:
+        try:
+            self._apply({user: (result, reads)})
+        except Exception as exc:
+            if not isolate:
+                raise
+            out[user] = exc
+
+    def _cursors(self, user_ids: list[str]) -> dict[str, dict[AccountRef, str | None]]:
+        """Each user's accounts with their stored cursors (one query where the store offers it)."""
+        with self._uow() as uow:
+            return _cursors_of(uow, user_ids)
+
+    async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
+        """`with_retry` with a cheaper first attempt (`asyncio.timeout`, no task per call): the
+        cycle's venue reads are its hot path; faults and timeouts go on through `with_retry`."""
+        policy = self._retry
+        try:
+            async with asyncio.timeout(policy.timeout):
+                return await call()
+        except (TemporaryError, TimeoutError):
+            if policy.attempts <= 1:
+                raise
+        await asyncio.sleep(policy.delay(0, self._rng))
+        return await with_retry(call, replace(policy, attempts=policy.attempts - 1), self._rng)
 
     async def _sweep_orphans(self, account: AccountRef) -> None:
         """Once per account and process: orders of ours the venue still holds for trades no longer open
@@ -126,36 +217,53 @@ class OutcomeCapture:
 
     async def _read(self, account: AccountRef, cursor: str | None) -> _AccountRead:
         venue = self._venue_for(account)
-        events = await with_retry(lambda: venue.events_since(account, cursor), self._retry)
-        positions = await with_retry(lambda: venue.positions(account), self._retry)
+        events = await self._call(lambda: venue.events_since(account, cursor))
+        positions = await self._call(lambda: venue.positions(account))
         held = {p.market_index: p.size for p in positions if p.size != 0}
         marks = await self._marks(venue) if self.reconciler.marks_needed else {}
         return _AccountRead(account, cursor, events, positions, held, marks)
 
-    def _apply(self, user_id: str, reads: list[_AccountRead], result: CheckResult) -> None:
+    def _apply(self, changed: dict[str, tuple[CheckResult, list[_AccountRead]]]) -> None:
+        """Process what the venue reported for these users in one transaction with their cursors."""
         with self._uow() as uow:
-            if not uow.try_lock_user(user_id):
+            work: list[tuple[CheckResult, _AccountRead]] = []
+            locked = [u for u in changed if uow.try_lock_user(u)]
+            for user in changed.keys() - set(locked):
+                result, reads = changed[user]
                 result.skipped_accounts += len(reads)  # another worker holds the user: next cycle
-                return
-            current = [r for r in reads if uow.cursors.get(r.account, EVENTS_STREAM) == r.cursor]
-            result.skipped_accounts += len(reads) - len(current)  # another worker moved on: next cycle
+            stored = _cursors_of(uow, locked) if len(locked) > 1 else {}
+            for user in locked:
+                result, reads = changed[user]
+                for read in reads:
+                    cursor = (
+                        stored[user].get(read.account)
+                        if stored
+                        else uow.cursors.get(read.account, EVENTS_STREAM)
+                    )
+                    if cursor == read.cursor:
+                        work.append((result, read))
+                    else:
+                        result.skipped_accounts += 1  # another worker moved on: next cycle
             now = self._clock.now()
-            by_account: dict[AccountRef, list[Trade]] = {r.account: [] for r in current}
-            for trade in uow.trades.open_trades(user_id) if current else []:
-                if trade.account in by_account:
-                    by_account[trade.account].append(trade)
-            changed: list[Trade] = []
-            for read in current:
-                changed += self._process(read, by_account[read.account], result, uow, now)
-            uow.trades.save_many(changed, now)
-            for read in current:
+            by_account: dict[AccountRef, list[Trade]] = {read.account: [] for _, read in work}
+            for user in dict.fromkeys(read.account.user_id for _, read in work):
+                mine = [read.account for _, read in work if read.account.user_id == user]
+                # only the accounts that changed (one account: only its trades are loaded)
+                for trade in uow.trades.open_trades(user, mine[0] if len(mine) == 1 else None):
+                    if trade.account in by_account:
+                        by_account[trade.account].append(trade)
+            trades: list[Trade] = []
+            for result, read in work:
+                trades += self._process(read, by_account[read.account], result, uow, now)
+            uow.trades.save_many(trades, now)
+            for _, read in work:
                 uow.cursors.set(read.account, EVENTS_STREAM, read.events.cursor, now)
             uow.commit()
-        for read in current:
-            trades = by_account[read.account]
-            still_open = [t for t in trades if t.status is TradeStatus.OPEN]
+        for _, read in work:
+            account_trades = by_account[read.account]
+            still_open = [t for t in account_trades if t.status is TradeStatus.OPEN]
             self._expected[read.account] = (_expected_positions(still_open), len(still_open))
-            closed = [t for t in trades if t.status is TradeStatus.CLOSED]
+            closed = [t for t in account_trades if t.status is TradeStatus.CLOSED]
             self._orphans.setdefault(read.account, set()).update(
                 o.venue_order_id for t in closed for o in t.orders
             )
@@ -301,6 +409,16 @@ class OutcomeCapture:
             log.warning(
                 "could not cancel orphaned orders for %s; retrying next cycle", account, exc_info=True
             )
+
+
+def _cursors_of(uow: UnitOfWork, user_ids: list[str]) -> dict[str, dict[AccountRef, str | None]]:
+    """Each user's accounts with their stored cursors: one query where the store offers it
+    (`of_users`), else per user and account."""
+    of_users = getattr(uow.cursors, "of_users", None)
+    if of_users is not None:
+        found: dict[str, dict[AccountRef, str | None]] = of_users(user_ids, EVENTS_STREAM)
+        return found
+    return {u: {a: uow.cursors.get(a, EVENTS_STREAM) for a in uow.accounts.accounts_of(u)} for u in user_ids}
 
 
 def _expected_positions(trades: Sequence[Trade]) -> dict[int, Decimal]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, select, tuple_, update
@@ -109,6 +109,25 @@ class SqlCursorRepository:
         )
         cursor: str | None = self.connection.execute(query).scalar_one_or_none()
         return cursor
+
+    def of_users(self, user_ids: Sequence[str], stream: str) -> dict[str, dict[AccountRef, str | None]]:
+        """Every account of each of the users with its stored cursor (None before the first `set`), in
+        one query per 500 users: a monitoring cycle over many users reads its state in one round trip."""
+        out: dict[str, dict[AccountRef, str | None]] = {u: {} for u in user_ids}
+        joined = accounts.outerjoin(
+            ingest_cursors,
+            (ingest_cursors.c.account_id == accounts.c.id) & (ingest_cursors.c.stream == stream),
+        )
+        for part in chunks(list(dict.fromkeys(user_ids)), 500):
+            query = (
+                select(accounts.c.user_id, accounts.c.venue, accounts.c.sub_account, ingest_cursors.c.cursor)
+                .select_from(joined)
+                .where(accounts.c.user_id.in_(part))
+                .order_by(accounts.c.user_id, accounts.c.venue, accounts.c.sub_account)
+            )
+            for row in self.connection.execute(query):
+                out[row.user_id][AccountRef(row.user_id, row.venue, row.sub_account)] = row.cursor
+        return out
 
     def set(self, account: AccountRef, stream: str, cursor: str, at: datetime) -> None:
         """Store the cursor (creating the account on first use); call it in the transaction that
