@@ -19,7 +19,20 @@ from driftloop.adapters.db import tables
 from driftloop.adapters.db.uow import SqlUnitOfWork
 from driftloop.adapters.drift_data.client import DriftDataClient
 from driftloop.domain.errors import ConfigError, InputError, TemporaryError
-from driftloop.domain.model import ExitReason, OutcomeClass, Side, TradeStatus
+from driftloop.domain.model import (
+    Analysis,
+    ExitReason,
+    Fill,
+    OrderLeg,
+    OrderSide,
+    OutcomeClass,
+    Prediction,
+    Recommendation,
+    Side,
+    Timeframe,
+    TradeStatus,
+)
+from driftloop.domain.trade import Trade
 from driftloop.services.history_import import ImportRequest, ImportSummary, import_history
 from driftloop.services.retry import RetryPolicy
 from history_stub import (
@@ -240,3 +253,32 @@ def test_since_leaves_out_older_records(engine: Engine) -> None:
         summary = run(engine, stub, ImportRequest("alice", ACCOUNT, since=since, batch_size=50))
     assert summary.new_fills < 37
     assert all(t.opened_at is not None and t.opened_at >= since for t in live(engine))
+
+
+def test_fills_a_live_trade_holds_are_not_imported_again(engine: Engine) -> None:
+    opened = datetime.fromtimestamp(T0 + 60, UTC)
+    analysis = Analysis(
+        id="ai-1", timestamp=opened, symbol="SOL-PERP", timeframe=Timeframe.H1, prediction=Prediction.BULLISH,
+        confidence=Decimal(70), recommendation=Recommendation.BUY, stop_loss=Decimal(95),
+        take_profit=Decimal(110), size_usd=Decimal(100), analyst="gpt",
+    )  # fmt: skip
+    entry = Fill("drift:0:101:maker", opened, OrderSide.BUY, Decimal(100), Decimal(1), Decimal("-0.0005"),
+                 OrderLeg.ENTRY, role="maker", market_index=0)  # fmt: skip
+    live_trade = Trade(
+        id="live-1", account=REQUEST.account, analysis=analysis, run_id="", status=TradeStatus.OPEN,
+        market_index=0, side=Side.LONG, size=Decimal(1), entry_price=Decimal(100), opened_at=opened,
+        fills=[entry],
+    )  # fmt: skip
+    with SqlUnitOfWork(engine) as uow:
+        uow.trades.save(live_trade, NOW)
+        uow.commit()
+    with serve(history()) as stub:
+        summary = run(engine, stub)
+    kinds = [i.kind for i in summary.issues]
+    assert kinds.count("fill-of-live-trade") == 1 and kinds.count("live-trade-open") == 1
+    assert kinds.count("opened-before-history") == 2  # its closing fills: the position is the live trade's
+    trades = live(engine)
+    assert sum(1 for t in trades if t.status is TradeStatus.CLOSED) == 11
+    with engine.connect() as conn:
+        owners = conn.execute(select(tables.fills.c.trade_id).where(tables.fills.c.fill_id == entry.fill_id))
+        assert owners.scalars().all() == ["live-1"]

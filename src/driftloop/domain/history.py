@@ -246,6 +246,7 @@ class HistoryBook:
     issues: list[Issue] = field(default_factory=list)
     tally: SettleTally = field(default_factory=SettleTally)
     closed_count: int = 0
+    foreign: frozenset[tuple[int, str, str]] = frozenset()  # (market, fill id, role) of fills not ours
     _touched: dict[str, _Position | Trade] = field(default_factory=dict)
 
     @classmethod
@@ -293,6 +294,13 @@ class HistoryBook:
 
     def _fill(self, event: HistoryFill) -> None:
         fill, market = event.fill, event.fill.market_index
+        if (market, fill.fill_id, fill.role) in self.foreign:
+            # A trade of the live loop holds this fill already: it is neither imported again nor
+            # moved; the position it opened or closed is that trade's.
+            self._issue(
+                "fill-of-live-trade", market, fill.ts, f"fill {fill.fill_id}: already stored (skipped)"
+            )
+            return
         position = self.positions.get(market)
         if position is None:
             self._from_flat(event)

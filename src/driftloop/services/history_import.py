@@ -225,6 +225,20 @@ def _live_conflicts(open_trades: Sequence[Trade], account_key: str, now: datetim
     ]
 
 
+def _live_fills(
+    uow_factory: Callable[[], UnitOfWork], request: ImportRequest
+) -> frozenset[tuple[int, str, str]]:
+    """(market, fill id, role) of the fills the live loop's own trades on this account hold."""
+    with uow_factory() as uow:
+        trades = uow.trades.live_trades(request.user_id)
+    return frozenset(
+        (f.market_index, f.fill_id, f.role)
+        for t in trades
+        if t.account == request.account and not is_imported(t)
+        for f in t.fills
+    )
+
+
 async def import_history(
     source: HistorySource,
     uow_factory: Callable[[], UnitOfWork],
@@ -256,6 +270,8 @@ async def import_history(
         source, stored.after, request.since, summary, retry or RetryPolicy(), progress
     )
     book = HistoryBook.resume(account, request.account_key, open_trades, stored.settle, request.breakeven_pct)
+    if events:
+        book.foreign = _live_fills(uow_factory, request)
     size = max(1, request.batch_size)
     for start in range(0, len(events), size):
         batch = events[start : start + size]
