@@ -114,6 +114,7 @@ class FakeDrift:
         self.keeper = Pubkey.create_with_seed(Pubkey.default(), "keeper", program_id)
         self.liquidator = Pubkey.create_with_seed(Pubkey.default(), "liquidator", program_id)
         self.next_liquidation_id = 1
+        self.order_records = True  # False: a program that logs no OrderRecord (venues must cope)
         self._order_tmpl = codec.template("User").orders[0]
         self._action_tmpl = codec.event_template("OrderActionRecord")
 
@@ -584,6 +585,8 @@ class FakeDrift:
         return variant(self._order_tmpl.direction, "Long" if long else "Short")
 
     def _order_record(self, user: SimUser, order: SimOrder) -> str:
+        if not self.order_records:
+            return ""
         record = replace(
             self.codec.event_template("OrderRecord"), ts=self.now, user=user.pubkey, order=self._order(order)
         )

@@ -75,7 +75,7 @@ class FakeSolana:
                 f"Program {COMPUTE_BUDGET} invoke [1]",
                 f"Program {COMPUTE_BUDGET} success",
                 f"Program {self.program} invoke [1]",
-                *lines,
+                *(line for line in lines if line),
                 f"Program {self.program} consumed 20000 of 600000 compute units",
                 f"Program {self.program} success",
             ]

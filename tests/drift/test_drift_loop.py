@@ -179,7 +179,13 @@ def test_a_take_profit_of_a_short_is_captured(world: DriftWorld, engine: Engine)
     asyncio.run(go())
 
 
-def test_a_restarted_monitor_neither_loses_nor_repeats_a_fill(world: DriftWorld, engine: Engine) -> None:
+@pytest.mark.parametrize("order_records", [True, False], ids=["order-records", "no-order-records"])
+def test_a_restarted_monitor_neither_loses_nor_repeats_a_fill(
+    world: DriftWorld, engine: Engine, order_records: bool
+) -> None:
+    world.drift.order_records = order_records  # without them the venue knows its orders from the placement,
+    # and a new process recognises the target from its trigger record and the position's entry price
+
     async def go() -> None:
         first = Process(world, engine)
         trade = await first.trading.place_trade(

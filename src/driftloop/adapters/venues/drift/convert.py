@@ -82,6 +82,36 @@ class OrderInfo:
             trigger_above=condition in ("Above", "TriggeredAbove"),
         )
 
+    @staticmethod
+    def of_params(order_id: int, params: Any) -> OrderInfo:
+        """The order as we placed it (driftpy `OrderParams`)."""
+        return OrderInfo(
+            order_id=order_id,
+            user_order_id=int(params.user_order_id),
+            order_type=variant(params.order_type),
+            long=variant(params.direction) == "Long",
+            reduce_only=bool(params.reduce_only),
+            trigger_price=int(params.trigger_price or 0),
+            trigger_above=variant(params.trigger_condition) == "Above",
+        )
+
+    @staticmethod
+    def guess_trigger(order_id: int, record: Any, trigger_price: int) -> OrderInfo | None:
+        """An unknown order that was triggered at `trigger_price` and filled by `record` (our role taker),
+        e.g. placed before a restart by a program that logs no OrderRecord: a reduce-only trigger order,
+        a stop if its level is on the losing side of the position's entry price, else a target."""
+        base_before = record.taker_existing_base_asset_amount
+        entry_quote = record.taker_existing_quote_entry_amount
+        if not base_before or entry_quote is None or trigger_price <= 0:
+            return None
+        entry = fill_price(int(base_before), abs(int(entry_quote)))
+        long = variant(record.taker_order_direction) == "Long"  # buying back: the position was short
+        level = price(trigger_price)
+        losing = level > entry if long else level < entry
+        return OrderInfo(
+            order_id, -1, "TriggerMarket", long, True, trigger_price, trigger_above=long == losing
+        )
+
     @property
     def leg(self) -> OrderLeg:
         """Which of our bracket's legs this order is; EXTERNAL if it was not placed by driftloop (our

@@ -43,7 +43,7 @@ class History:
         limit: int | None = None,
     ) -> list[Any]:
         """Successful transactions mentioning `address` strictly between `before` and `until`,
-        oldest first."""
+        oldest first. A node that ignores `until`/`before` is tolerated: the list is cut at them."""
         out: list[Any] = []
         cursor = None if before is None else Signature.from_string(before)
         stop = None if until is None else Signature.from_string(until)
@@ -53,11 +53,19 @@ class History:
                 address, cursor, stop, page_size, self.commitment
             )
             page = list(resp.value or [])
-            out.extend(page)
-            if len(page) < page_size or (limit is not None and len(out) >= limit):
+            seen = {str(s.signature) for s in out}
+            fresh = [s for s in page if str(s.signature) not in seen]
+            out.extend(fresh)
+            if not fresh or len(page) < page_size or (limit is not None and len(out) >= limit):
                 break
             cursor = page[-1].signature
-        return [s for s in reversed(out) if s.err is None]
+        names = [str(s.signature) for s in out]  # newest first, as the RPC lists them
+        if until is not None and until in names:
+            out = out[: names.index(until)]
+        if before is not None and before in names:
+            out = out[names.index(before) + 1 :]
+        oldest_first = sorted(reversed(out), key=lambda s: int(s.slot))  # stable: block order within a slot
+        return [s for s in oldest_first if s.err is None]
 
     async def head(self, address: Pubkey) -> str | None:
         """The newest transaction mentioning `address`."""

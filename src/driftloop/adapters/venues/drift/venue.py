@@ -249,7 +249,7 @@ class DriftVenue:
         async with self._lock(), boundary(self._errors, "placing the bracket"):
             c.client.active_sub_account_id = sub
             signature = str(await c.client.place_orders(params, sub_account_id=sub))
-        order_ids = await self._placed_order_ids(c, request, signature)
+        order_ids = await self._placed_order_ids(c, request, signature, int(user.next_order_id), params)
         placement = Placement(True, signature, order_ids)
         self._placements[request.trade_id] = placement
         if request.max_hold_minutes is not None:
@@ -337,9 +337,11 @@ class DriftVenue:
         return None, params
 
     async def _placed_order_ids(
-        self, c: _Connected, request: BracketRequest, signature: str
+        self, c: _Connected, request: BracketRequest, signature: str, next_order_id: int, params: list[Any]
     ) -> dict[OrderLeg, str]:
-        """Drift's order ids of the legs, from the OrderRecords of the placing transaction."""
+        """Drift's order ids of the legs: from the OrderRecords of the placing transaction, else the
+        account's open orders, else as the program numbers them (`next_order_id` onwards, in order).
+        The legs are remembered, so their fills are recognised even without OrderRecords."""
         wanted = {uid: leg for leg, uid in request.user_order_ids.items() if leg in _LEGS}
         address = str(self.user_address(request.account))
         state = self._accounts.setdefault(request.account.sub_account, _Account())
@@ -363,6 +365,9 @@ class DriftVenue:
                 uid = int(order.user_order_id)
                 if convert.variant(order.status) == "Open" and uid in wanted:
                     found.setdefault(wanted[uid], str(int(order.order_id)))
+        for position, (leg, p) in enumerate(zip(_LEGS, params, strict=True)):
+            order_id = int(found.setdefault(leg, str(next_order_id + position)))
+            state.orders.setdefault(order_id, convert.OrderInfo.of_params(order_id, p))
         return found
 
     async def cancel(self, account: AccountRef, order_id: str) -> None:
@@ -419,6 +424,13 @@ class DriftVenue:
                     needed.add(order_id)
         if needed and txs:
             await self._find_orders(c, account, state, needed, before=txs[0].signature)
+        triggered: dict[int, int] = {}  # order id → trigger price, of our orders triggered in this window
+        for tx in txs:
+            for name, record in tx.events:
+                is_trigger = name == "OrderActionRecord" and convert.variant(record.action) == "Trigger"
+                order_id = _own_order_id(record, address) if is_trigger else None
+                if order_id is not None and record.trigger_price:
+                    triggered[order_id] = int(record.trigger_price)
         fills: list[Fill] = []
         funding: list[tuple[int, FundingPayment]] = []
         for tx in txs:
@@ -431,6 +443,9 @@ class DriftVenue:
                 if _is_fill(name, record):
                     order_id = _own_order_id(record, address)
                     known = None if order_id is None else state.orders.get(order_id)
+                    if known is None and order_id is not None and str(record.taker) == address:
+                        level = triggered.get(order_id) or int(record.trigger_price or 0)
+                        known = convert.OrderInfo.guess_trigger(order_id, record, level)
                     key = (int(record.market_index), int(record.fill_record_id or 0))
                     fill = convert.fill_from_record(record, address, known, key in liquidated)
                     if fill is not None:
@@ -447,7 +462,7 @@ class DriftVenue:
         address = self.user_address(account)
         while needed:
             statuses = await c.history.signatures(address, before=before, limit=100)
-            if not statuses:
+            if not statuses or str(statuses[0].signature) == before:
                 return
             for tx in await c.history.events(statuses):
                 for name, record in tx.events:
