@@ -208,10 +208,17 @@ def make_trades(users: int, per_user: int, start: int) -> list[Trade]:
 
 
 async def _cycle(capture: OutcomeCapture, users: Sequence[str]) -> tuple[float, int]:
+    """One cycle over every user: `check_users` (one batch) where driftloop has it, else per user."""
     started = time.perf_counter()
     outcomes = 0
-    for user in users:
-        outcomes += len((await capture.check_trades(user)).outcomes)
+    if hasattr(capture, "check_users"):
+        for result in (await capture.check_users(users)).values():
+            if isinstance(result, Exception):
+                raise result
+            outcomes += len(result.outcomes)
+    else:
+        for user in users:
+            outcomes += len((await capture.check_trades(user)).outcomes)
     return time.perf_counter() - started, outcomes
 
 

@@ -78,6 +78,9 @@ class Monitor:
         self._stats: dict[str, UserStatus] = {}
         self._on_cycle = on_cycle
         self._lock = asyncio.Lock()
+        # loops whose cycle is due now (e.g. woken by one push): run together by one `check_users`
+        self._due: dict[str, asyncio.Future[CheckResult]] = {}
+        self._runner: asyncio.Task[None] | None = None
 
     # --- control ----------------------------------------------------------------
 
@@ -122,27 +125,66 @@ class Monitor:
     async def shutdown(self) -> None:
         for user_id in list(self._loops):
             await self._stop_loop(user_id)
+        if self._runner is not None and not self._runner.done():
+            await asyncio.wait({self._runner}, timeout=5.0)
 
     # --- cycles ---------------------------------------------------------------------
 
     async def check_trades(self, user_id: str) -> CheckResult:
         """One cycle now (also what the loops run); errors propagate to the caller."""
         self._require_user(user_id)
-        status = self._status_record(user_id)
         started = time.perf_counter()
         try:
             result = await self.capture.check_trades(user_id)
         except Exception as exc:
-            status.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            self._record(user_id, exc, time.perf_counter() - started)
             raise
+        self._record(user_id, result, time.perf_counter() - started)
+        return result
+
+    async def _loop_cycle(self, user_id: str) -> CheckResult:
+        """A loop's cycle. Loops due at the same moment (one push wakes many users, intervals that
+        coincide) run as one `check_users`: the users' state in one query and their captures in one
+        transaction, so the cost follows what changed rather than the number of users."""
+        due = self._due.get(user_id)
+        if due is None:
+            due = self._due[user_id] = asyncio.get_running_loop().create_future()
+            if self._runner is None or self._runner.done():
+                self._runner = asyncio.create_task(self._run_due(), name="monitor:due")
+        return await due
+
+    async def _run_due(self) -> None:
+        await asyncio.sleep(0)  # the other loops woken in this moment join the batch
+        while self._due:
+            batch, self._due = self._due, {}
+            started = time.perf_counter()
+            try:
+                results: dict[str, CheckResult | Exception] = await self.capture.check_users(list(batch))
+            except Exception as exc:
+                results = dict.fromkeys(batch, exc)
+            seconds = time.perf_counter() - started
+            for user_id, future in batch.items():
+                outcome = results[user_id]
+                self._record(user_id, outcome, seconds)
+                if future.done():  # its loop was cancelled meanwhile
+                    continue
+                if isinstance(outcome, Exception):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+
+    def _record(self, user_id: str, outcome: CheckResult | Exception, seconds: float) -> None:
+        status = self._status_record(user_id)
+        if isinstance(outcome, Exception):
+            status.last_error = f"{type(outcome).__name__}: {outcome}"[:500]
+            return
         status.last_error = None
         status.last_check = self._clock.now()
         status.cycles += 1
-        status.fills_ingested += result.fills_ingested
-        status.outcomes_captured += len(result.outcomes)
+        status.fills_ingested += outcome.fills_ingested
+        status.outcomes_captured += len(outcome.outcomes)
         if self._on_cycle:
-            self._on_cycle(result, time.perf_counter() - started)
-        return result
+            self._on_cycle(outcome, seconds)
 
     def status(self, user_id: str | None = None) -> list[UserStatus]:
         """Monitoring status of every known user (or one; unknown → NotFoundError)."""
@@ -227,7 +269,7 @@ class Monitor:
         while not loop.stopped:
             loop.wake.clear()
             try:
-                await self.check_trades(user_id)
+                await self._loop_cycle(user_id)
             except asyncio.CancelledError:
                 raise
             except Exception:
