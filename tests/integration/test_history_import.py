@@ -34,6 +34,7 @@ from driftloop.domain.model import (
 )
 from driftloop.domain.trade import Trade
 from driftloop.services.history_import import ImportRequest, ImportSummary, import_history
+from driftloop.services.insights import get_insights
 from driftloop.services.retry import RetryPolicy
 from history_stub import (
     ACCOUNT,
@@ -141,6 +142,16 @@ def test_import_rebuilds_exact_trades_and_a_second_import_changes_nothing(engine
         assert sol0.outcome.pnl_usd == Decimal("-1.0205") and sol0.outcome.outcome is OutcomeClass.LOSS
         assert sol0.outcome.exit_reason is ExitReason.MANUAL and sol0.outcome.actual_rr is None
         assert [f.role for f in sol0.fills] == ["maker", "taker", "taker"]
+        # insights: the history counts in the track record, never as AI forecasts
+        insights = get_insights(SqlUnitOfWork(engine), sol0.account.user_id)
+        assert insights["totalDriftTrades"] == 12 and insights["openTrades"] == 1
+        assert insights["totalPnLExact"] == format(
+            sum((t.outcome.pnl_usd for t in closed), Decimal(0)).normalize(), "f"
+        )  # type: ignore[union-attr]
+        assert insights["aiAccuracy"]["trades"] == 0 and insights["aiAccuracy"]["brier"] is None
+        assert insights["calibration"]["bins"] == [] and insights["bestPerformingTimeframe"] is None
+        assert insights["breakdowns"]["byTimeframe"] == {} and insights["breakdowns"]["byLeverage"] == {}
+        assert sum(b["count"] for b in insights["breakdowns"]["bySymbol"].values()) == 12
         before = raw(engine)
         second = run(engine, stub)
         assert second.new_events == 0 and second.trades_saved == 0

@@ -61,6 +61,7 @@ FIELDS: tuple[tuple[str, bool], ...] = (
     ("cal_stated_brier_sum", True),  # stated Brier over the same trades (a like-for-like comparison)
     ("direction_n", False),
     ("accuracy_sum", True),
+    ("ai_n", False),  # closed trades with an AI forecast (imported history has none)
 )
 FIELD_NAMES = tuple(name for name, _ in FIELDS)
 DECIMAL_FIELDS = frozenset(name for name, is_decimal in FIELDS if is_decimal)
@@ -132,6 +133,7 @@ class TradeFacts:
     calibrated_brier: int | None = None
     direction_correct: bool | None = None
     accuracy: int | None = None
+    forecast: bool = True  # False for imported history: no stated confidence, stop, target or timeframe
 
     @property
     def closed(self) -> bool:
@@ -175,6 +177,9 @@ def _closed_sums(f: TradeFacts) -> Sums:
     if f.slippage is not None:
         s[IDX["slip_n"]] = 1
         s[IDX["slip_sum"]] = f.slippage
+    if not f.forecast:
+        return s
+    s[IDX["ai_n"]] = 1
     if f.stated is not None:
         s[IDX["stated_sum"]] = f.stated
     if f.brier is not None:
@@ -202,14 +207,17 @@ def contributions(f: TradeFacts) -> dict[BucketKey, Sums]:
     keys: list[BucketKey] = [
         ("all", "all"),
         ("symbol", f.symbol),
-        ("timeframe", f.timeframe),
         ("side", f.side or "-"),
-        ("leverage", leverage_bucket(f.leverage)),
-        ("confidence", confidence_bucket(f.confidence)),
         ("exit", f.exit_reason or "-"),
         ("hour", f"{f.hour:02d}"),
         ("week", iso_week(f.closed_at)),
     ]
+    if f.forecast:  # an imported trade's timeframe, leverage and confidence are stand-ins
+        keys += [
+            ("timeframe", f.timeframe),
+            ("leverage", leverage_bucket(f.leverage)),
+            ("confidence", confidence_bucket(f.confidence)),
+        ]
     for key in keys:
         out[key] = sums
     return out
@@ -350,7 +358,7 @@ def _best(rows: Mapping[str, Sums], score: str) -> tuple[str, float] | None:
 
 
 def _calibration(rows: Mapping[str, Sums], overall: Sums) -> dict[str, Any]:
-    total = overall[IDX["n"]]
+    total = overall[IDX["ai_n"]]
     bins, ece = [], 0.0
     for name in sorted(rows):
         s = rows[name]
@@ -391,7 +399,7 @@ def _progression(rows: Mapping[str, Sums]) -> list[dict[str, Any]]:
     out, cumulative = [], 0
     for week in sorted(rows):
         s = rows[week]
-        n, cal_n = s[IDX["n"]], s[IDX["cal_n"]]
+        n, ai_n, cal_n = s[IDX["n"]], s[IDX["ai_n"]], s[IDX["cal_n"]]
         cumulative += n
         out.append(
             {
@@ -401,7 +409,7 @@ def _progression(rows: Mapping[str, Sums]) -> list[dict[str, Any]]:
                 "winRate": _percent(s[IDX["wins"]], n),
                 "pnl": _money(s[IDX["pnl"]]),
                 "expectancyR": _money(s[IDX["r_sum"]]) / s[IDX["r_n"]] if s[IDX["r_n"]] else None,
-                "brierStated": s[IDX["brier_sum"]] / SCALE / n if n else None,
+                "brierStated": s[IDX["brier_sum"]] / SCALE / ai_n if ai_n else None,
                 "calibratedTrades": cal_n,
                 "brierCalibrated": s[IDX["cal_brier_sum"]] / SCALE / cal_n if cal_n else None,
                 "brierStatedOnCalibrated": s[IDX["cal_stated_brier_sum"]] / SCALE / cal_n if cal_n else None,
@@ -417,7 +425,7 @@ def present(buckets: Mapping[BucketKey, Sequence[int]], equity: Equity | None) -
         by_dim.setdefault(dimension, {})[bucket] = list(sums)
     s = by_dim["all"].get("all", [0] * WIDTH)
     status = {name: sums[IDX["n"]] for name, sums in by_dim["status"].items()}
-    n = s[IDX["n"]]
+    n, ai_n = s[IDX["n"]], s[IDX["ai_n"]]
     attempted = status.get("OPEN", 0) + status.get("CLOSED", 0) + status.get("FAILED", 0)
     losses = s[IDX["losses"]]
     stop_losses = by_dim["exit"].get("STOP_LOSS", [0] * WIDTH)[IDX["losses"]]
@@ -447,9 +455,10 @@ def present(buckets: Mapping[BucketKey, Sequence[int]], equity: Equity | None) -
             "totalFundingUsd": _money(received - paid),
         },
         "aiAccuracy": {
-            "directionAccuracy": _percent(s[IDX["direction_n"]], n),
-            "avgAccuracyScore": _money(s[IDX["accuracy_sum"]]) / n if n else None,
-            "brier": s[IDX["brier_sum"]] / SCALE / n if n else None,
+            "trades": ai_n,
+            "directionAccuracy": _percent(s[IDX["direction_n"]], ai_n),
+            "avgAccuracyScore": _money(s[IDX["accuracy_sum"]]) / ai_n if ai_n else None,
+            "brier": s[IDX["brier_sum"]] / SCALE / ai_n if ai_n else None,
         },
         "performance": {
             "profitFactor": _ratio(s[IDX["gross_profit"]], s[IDX["gross_loss"]]),

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from driftloop.domain.errors import NotFoundError
+from driftloop.domain.history import IMPORT_ANALYST
 from driftloop.domain.trade import Trade
 from driftloop.learning.aggregates import TradeFacts, aggregate, equity_of, present, scaled
 from driftloop.services.ports import UnitOfWork
@@ -63,6 +64,7 @@ def facts_of_trade(trade: Trade) -> TradeFacts:
         leverage=a.leverage,
         confidence=a.confidence,
         hour=entered.hour,
+        forecast=a.analyst != IMPORT_ANALYST,
     )
     if o is None:
         return facts
@@ -89,6 +91,7 @@ def facts_of_trade(trade: Trade) -> TradeFacts:
         calibrated_brier=None if cal is None else scaled((_decimal(calibrated) - won) ** 2),
         direction_correct=o.direction_correct,
         accuracy=scaled(o.accuracy_score),
+        forecast=facts.forecast,
     )
 
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from driftloop.domain.errors import InputError, NotFoundError
+from driftloop.domain.history import IMPORT_ANALYST
 from driftloop.domain.markets import PERP_MARKETS, base_asset_of
 from driftloop.domain.model import Timeframe, TradeStatus
 from driftloop.domain.trade import Trade
@@ -33,7 +34,7 @@ def _records(uow: UnitOfWork, user_id: str) -> tuple[list[LearningRecord], dict[
             raise NotFoundError(f"unknown user {user_id!r}")
         closed = uow.trades.live_trades(user_id, TradeStatus.CLOSED)
         recorded = present(*uow.insights.read(user_id))["calibration"]
-    return [LearningRecord.from_trade(t) for t in closed if t.outcome is not None], recorded
+    return [LearningRecord.from_trade(t) for t in closed if _learns_from(t)], recorded
 
 
 def learned_calibration(uow: UnitOfWork, user_id: str) -> dict[str, Any]:
@@ -136,7 +137,8 @@ class PolicyBook:
                 entry = self._rebuild(user_id)
             else:
                 for trade in sorted(fresh, key=_closing_order):
-                    entry.policy.observe(LearningRecord.from_trade(trade))
+                    if _learns_from(trade):
+                        entry.policy.observe(LearningRecord.from_trade(trade))
                     entry.seen.add(trade.id)
                 if latest is not None:
                     entry.since = latest if entry.since is None else max(entry.since, latest)
@@ -149,7 +151,9 @@ class PolicyBook:
         closed = sorted((t for t in trades if t.outcome is not None), key=_closing_order)
         self.rebuilds += 1
         return _Learned(
-            LearnedPolicy.from_records([LearningRecord.from_trade(t) for t in closed], self._config),
+            LearnedPolicy.from_records(
+                [LearningRecord.from_trade(t) for t in closed if _learns_from(t)], self._config
+            ),
             {t.id for t in closed},
             latest,
         )
@@ -158,3 +162,9 @@ class PolicyBook:
 def _closing_order(trade: Trade) -> tuple[datetime, str]:
     assert trade.outcome is not None
     return trade.outcome.closed_at, trade.id
+
+
+def _learns_from(trade: Trade) -> bool:
+    """Closed trades of an AI analysis: imported history has no forecast, stop, target or R to learn from
+    (it counts in the insights' PnL, performance and symbol/side breakdowns instead)."""
+    return trade.outcome is not None and trade.analysis.analyst != IMPORT_ANALYST

@@ -197,3 +197,21 @@ def test_no_trades() -> None:
     assert out["totalDriftTrades"] == 0 and out["winRate"] is None
     assert out["performance"]["sharpe"] is None and out["performance"]["maxDrawdownUsd"] == 0.0
     assert out["progression"] == [] and out["calibration"]["bins"] == []
+
+
+def test_imported_history_counts_in_the_track_record_not_as_forecasts() -> None:
+    import dataclasses
+
+    ai = closed("a", "10", calibrated="0.6")
+    imported = dataclasses.replace(
+        closed("b", "-4", exit_reason="MANUAL"), forecast=False, stated=None, brier=None
+    )
+    out = present(aggregate([ai, imported])["u"], None)
+    assert out["totalDriftTrades"] == 2 and out["totalPnL"] == 6.0
+    assert out["aiAccuracy"]["trades"] == 1 and out["aiAccuracy"]["brier"] == pytest.approx(0.09)
+    assert out["calibration"]["trades"] == 1 and [b["count"] for b in out["calibration"]["bins"]] == [1]
+    assert out["breakdowns"]["bySymbol"]["SOL-PERP"]["count"] == 2
+    assert out["breakdowns"]["byTimeframe"]["1h"]["count"] == 1  # a stand-in timeframe is no timeframe
+    assert out["progression"][0]["trades"] == 2 and out["progression"][0]["brierStated"] == pytest.approx(
+        0.09
+    )

@@ -29,6 +29,7 @@ from driftloop.adapters.db.tables import (
     insight_equity,
     trades,
 )
+from driftloop.domain.history import IMPORT_ANALYST
 from driftloop.learning.aggregates import (
     DECIMAL_FIELDS,
     FIELD_NAMES,
@@ -73,6 +74,7 @@ _FACT_COLUMNS = (
     ai_learning_data.c.calibrated_brier,
     ai_learning_data.c.direction_correct,
     ai_learning_data.c.accuracy_score,
+    analyses.c.analyst,
 )
 
 
@@ -120,6 +122,7 @@ def _facts(row: Any) -> TradeFacts:
         calibrated_brier=_opt(row.calibrated_brier),
         direction_correct=row.direction_correct,
         accuracy=_opt(row.accuracy_score),
+        forecast=row.analyst != IMPORT_ANALYST,
     )
 
 

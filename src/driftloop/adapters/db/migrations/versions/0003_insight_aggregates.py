@@ -50,6 +50,7 @@ FIELDS: tuple[tuple[str, bool], ...] = (
     ("cal_stated_brier_sum", True),
     ("direction_n", False),
     ("accuracy_sum", True),
+    ("ai_n", False),
 )
 
 
