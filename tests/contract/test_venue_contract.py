@@ -62,20 +62,20 @@ class PaperDriver:
         await self.bar(market, price, price, price)
 
 
-@pytest.fixture(params=["paper", "drift"])
+@pytest.fixture(params=["paper", "drift", "drift-websocket"])
 def venue_harness(request: pytest.FixtureRequest) -> Iterator[tuple[Venue, Driver]]:
     if request.param == "paper":
         venue = PaperVenue(slippage_bps=0)
         yield venue, PaperDriver(venue)
         return
-    # DriftVenue (driftpy) against the fake Solana JSON-RPC of tests/drift
+    # DriftVenue (driftpy) against the fake Solana JSON-RPC of tests/drift (polling, or its websocket pubsub)
     pytest.importorskip("driftpy", reason="driftpy is an optional extra (make test runs it in .venv-drift)")
     from drift.driver import DriftDriver
     from drift.world import DriftWorld
 
     world = DriftWorld()
     try:
-        drift = world.venue()
+        drift = world.venue(subscription="websocket" if request.param == "drift-websocket" else "polling")
         yield drift, DriftDriver(world, drift)
     finally:
         world.close()

@@ -4,7 +4,9 @@ The real `DriftClient` talks to it: it serves the program's accounts (`getAccoun
 `getMultipleAccounts`, batched), accepts `sendTransaction` (decodes the v0 transaction and its Drift
 instructions with the IDL coder and runs them), confirms (`getSignatureStatuses`), and serves the
 transaction history with the program's event logs (`getSignaturesForAddress`, `getTransaction`).
-It runs its own event loop in a thread, so tests may drive it from any loop; one lock guards the state.
+Pubsub (`accountSubscribe`, `logsSubscribe` with a `mentions` filter) is served on a websocket at the
+HTTP port + 1, where driftpy looks for it. It runs its own event loop in a thread, so tests may drive it
+from any loop; one lock guards the state.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class FakeSolana:
         self.fail_next: list[dict[str, Any]] = []  # JSON-RPC errors to answer the next calls with
         self._accounts: dict[str, bytes] = {}
         self._counter = 0
+        self._subscriptions: dict[int, tuple[web.WebSocketResponse, str, str]] = {}  # id → (ws, kind, key)
+        self._next_subscription = 1
         self.url = ""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -58,10 +62,16 @@ class FakeSolana:
     # --- state ---------------------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Re-encode the program's accounts after a change and advance the slot."""
+        """Re-encode the program's accounts after a change and advance the slot (pushing the changed
+        ones to their websocket subscribers)."""
         with self.lock:
             self.drift.slot += 1
-            self._accounts = {str(k): v for k, v in self.drift.accounts().items()}
+            before, self._accounts = self._accounts, {str(k): v for k, v in self.drift.accounts().items()}
+            changed = [k for k, v in self._accounts.items() if before.get(k) != v]
+            for sub_id, (ws, kind, key) in list(self._subscriptions.items()):
+                if kind == "account" and key in changed:
+                    value = {"context": self._context(), "value": self._account(key)}
+                    self._push(ws, "accountNotification", sub_id, value)
 
     def record(self, effect: Effect, signature: str | None = None) -> str:
         """Store a transaction whose program logs are `effect`'s event lines."""
@@ -83,6 +93,10 @@ class FakeSolana:
             self.txs.append(tx)
             self.by_sig[signature] = tx
             self.refresh()
+            for sub_id, (ws, kind, key) in list(self._subscriptions.items()):
+                if kind == "logs" and key in tx.mentions:
+                    value = {"signature": signature, "err": None, "logs": logs}
+                    self._push(ws, "logsNotification", sub_id, {"context": {"slot": tx.slot}, "value": value})
             return signature
 
     def apply(self, effects: list[Effect]) -> list[str]:
@@ -241,23 +255,78 @@ class FakeSolana:
             return web.json_response([self.handle(r) for r in body])
         return web.json_response(self.handle(body))
 
+    # --- pubsub (websocket at the HTTP port + 1, where driftpy and solana-py look for it) -----------------
+
+    async def _pubsub(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for message in ws:
+            body = json.loads(message.data)
+            for req in body if isinstance(body, list) else [body]:
+                await ws.send_str(json.dumps(self._subscribe(ws, req)))
+        with self.lock:
+            for sub_id in [s for s, (w, _, _) in self._subscriptions.items() if w is ws]:
+                del self._subscriptions[sub_id]
+        return ws
+
+    def _subscribe(self, ws: web.WebSocketResponse, req: dict[str, Any]) -> dict[str, Any]:
+        method, params, rid = req.get("method", ""), req.get("params") or [], req.get("id")
+        with self.lock:
+            self.calls[method] = self.calls.get(method, 0) + 1
+            if method.endswith("Unsubscribe"):
+                self._subscriptions.pop(int(params[0]), None)
+                return {"jsonrpc": "2.0", "id": rid, "result": True}
+            if method == "accountSubscribe":
+                kind, key = "account", str(params[0])
+            elif method == "logsSubscribe" and isinstance(params[0], dict) and "mentions" in params[0]:
+                kind, key = "logs", str(params[0]["mentions"][0])
+            else:
+                return {
+                    "jsonrpc": "2.0",
+                    "id": rid,
+                    "error": {"code": -32601, "message": f"not supported: {method}"},
+                }
+            sub_id, self._next_subscription = self._next_subscription, self._next_subscription + 1
+            self._subscriptions[sub_id] = (ws, kind, key)
+            return {"jsonrpc": "2.0", "id": rid, "result": sub_id}
+
+    def _push(self, ws: web.WebSocketResponse, method: str, sub_id: int, result: dict[str, Any]) -> None:
+        text = json.dumps(
+            {"jsonrpc": "2.0", "method": method, "params": {"result": result, "subscription": sub_id}}
+        )
+        if self._loop is None or ws.closed:
+            return
+        if threading.current_thread() is self._thread:
+            self._loop.create_task(ws.send_str(text))
+        else:
+            asyncio.run_coroutine_threadsafe(ws.send_str(text), self._loop)
+
     def start(self) -> str:
-        """Serve on 127.0.0.1 at a free port, in a thread; returns the URL."""
+        """Serve JSON-RPC on 127.0.0.1 at a free port and pubsub at the next, in a thread; returns the URL."""
         ready = threading.Event()
 
         def run() -> None:
             loop = asyncio.new_event_loop()
             self._loop = loop
-            app = web.Application()
-            app.router.add_post("/", self._serve)
-            runner = web.AppRunner(app, auto_decompress=False)
-            loop.run_until_complete(runner.setup())
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            loop.run_until_complete(site.start())
-            port = runner.addresses[0][1]
+            while True:  # a free port whose successor is free too
+                app, pubsub = web.Application(), web.Application()
+                app.router.add_post("/", self._serve)
+                pubsub.router.add_get("/", self._pubsub)
+                runner, ws_runner = web.AppRunner(app, auto_decompress=False), web.AppRunner(pubsub)
+                loop.run_until_complete(runner.setup())
+                loop.run_until_complete(ws_runner.setup())
+                loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", 0).start())
+                port = runner.addresses[0][1]
+                try:
+                    loop.run_until_complete(web.TCPSite(ws_runner, "127.0.0.1", port + 1).start())
+                    break
+                except OSError:
+                    loop.run_until_complete(runner.cleanup())
+                    loop.run_until_complete(ws_runner.cleanup())
             self.url, self._runner = f"http://127.0.0.1:{port}", runner
             ready.set()
             loop.run_forever()
+            loop.run_until_complete(ws_runner.cleanup())
             loop.run_until_complete(runner.cleanup())
             loop.close()
 

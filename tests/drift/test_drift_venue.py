@@ -18,6 +18,7 @@ pytest.importorskip("driftpy", reason="driftpy is an optional extra (make test r
 from solders.pubkey import Pubkey
 
 from drift.codec import BUNDLED_IDL, DriftCodec, replace, variant
+from drift.driver import DriftDriver
 from drift.world import DriftWorld
 from driftloop.adapters.venues.drift import convert
 from driftloop.adapters.venues.drift.venue import DriftVenue
@@ -25,7 +26,7 @@ from driftloop.config import DriftSettings
 from driftloop.domain.errors import ConfigError, RejectedError, TemporaryError
 from driftloop.domain.model import ExitReason, OrderLeg, OrderSide, Side
 from driftloop.domain.trade import AccountRef
-from driftloop.services.ports import BracketRequest
+from driftloop.services.ports import BracketRequest, VenueEvents
 from driftloop.services.retry import RetryPolicy, with_retry
 
 D = Decimal
@@ -185,3 +186,26 @@ def test_another_program_id_state_seed_and_idl(tmp_path: Path) -> None:
         asyncio.run(go())
     finally:
         world.close()
+
+
+def test_websocket_mode_pushes_fills_from_logs_subscribe(world: DriftWorld) -> None:
+    async def go() -> None:
+        venue = world.venue(subscription="websocket")
+        pushed: list[VenueEvents] = []
+
+        async def on_events(events: VenueEvents) -> None:
+            pushed.append(events)
+
+        subscription = venue.subscribe(ALICE, on_events)
+        driver = DriftDriver(world, venue)
+        await driver.caught_up()
+        await venue.place_bracket(bracket())
+        world.fill_market_orders(0)
+        await driver.caught_up()
+        assert [[f.leg for f in e.fills] for e in pushed] == [[OrderLeg.ENTRY]]
+        assert world.chain.calls.get("logsSubscribe", 0) == 1  # the EventSubscriber's websocket log provider
+        assert world.chain.calls.get("accountSubscribe", 0) >= 4  # driftpy's account subscriptions
+        subscription.close()
+        await venue.close()
+
+    asyncio.run(go())

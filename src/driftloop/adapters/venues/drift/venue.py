@@ -18,6 +18,7 @@ One venue serves one wallet: an `AccountRef`'s `sub_account` is the Drift sub-ac
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -144,8 +145,10 @@ class DriftVenue:
         if self._connected is not None:
             connected, self._connected = self._connected, None
             try:
-                for user in connected.client.users.values():
-                    user.unsubscribe()
+                for user in connected.client.users.values():  # DriftUser.unsubscribe forgets the await
+                    pending = user.account_subscriber.unsubscribe()
+                    if inspect.isawaitable(pending):
+                        await pending
                 await connected.client.unsubscribe()
                 loader = connected.client.account_subscription_config.bulk_account_loader
                 if loader is not None:  # driftpy's unsubscribe leaves the polling task running
