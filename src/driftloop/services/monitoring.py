@@ -231,27 +231,19 @@ class OutcomeCapture:
             for user in changed.keys() - set(locked):
                 result, reads = changed[user]
                 result.skipped_accounts += len(reads)  # another worker holds the user: next cycle
-            stored = _cursors_of(uow, locked) if len(locked) > 1 else {}
+            stored = _cursors_of(uow, locked) if locked else {}
             for user in locked:
                 result, reads = changed[user]
                 for read in reads:
-                    cursor = (
-                        stored[user].get(read.account)
-                        if stored
-                        else uow.cursors.get(read.account, EVENTS_STREAM)
-                    )
+                    cursor = stored[user].get(read.account)
                     if cursor == read.cursor:
                         work.append((result, read))
                     else:
                         result.skipped_accounts += 1  # another worker moved on: next cycle
             now = self._clock.now()
             by_account: dict[AccountRef, list[Trade]] = {read.account: [] for _, read in work}
-            for user in dict.fromkeys(read.account.user_id for _, read in work):
-                mine = [read.account for _, read in work if read.account.user_id == user]
-                # only the accounts that changed (one account: only its trades are loaded)
-                for trade in uow.trades.open_trades(user, mine[0] if len(mine) == 1 else None):
-                    if trade.account in by_account:
-                        by_account[trade.account].append(trade)
+            for trade in uow.trades.open_trades_of(list(by_account)) if by_account else []:
+                by_account[trade.account].append(trade)  # only the accounts that changed
             trades: list[Trade] = []
             for result, read in work:
                 trades += self._process(read, by_account[read.account], result, uow, now)
@@ -412,13 +404,7 @@ class OutcomeCapture:
 
 
 def _cursors_of(uow: UnitOfWork, user_ids: list[str]) -> dict[str, dict[AccountRef, str | None]]:
-    """Each user's accounts with their stored cursors: one query where the store offers it
-    (`of_users`), else per user and account."""
-    of_users = getattr(uow.cursors, "of_users", None)
-    if of_users is not None:
-        found: dict[str, dict[AccountRef, str | None]] = of_users(user_ids, EVENTS_STREAM)
-        return found
-    return {u: {a: uow.cursors.get(a, EVENTS_STREAM) for a in uow.accounts.accounts_of(u)} for u in user_ids}
+    return uow.cursors.of_users(user_ids, EVENTS_STREAM)
 
 
 def _expected_positions(trades: Sequence[Trade]) -> dict[int, Decimal]:

@@ -147,6 +147,10 @@ class AccountRepository(Protocol):
 class CursorRepository(Protocol):
     def get(self, account: AccountRef, stream: str) -> str | None: ...
 
+    def of_users(self, user_ids: Sequence[str], stream: str) -> dict[str, dict[AccountRef, str | None]]:
+        """Every account of each user with its cursor (None before the first `set`), in one round trip."""
+        ...
+
     def set(self, account: AccountRef, stream: str, cursor: str, at: datetime) -> None:
         """Written in the same transaction as the data read up to it."""
         ...
@@ -190,6 +194,10 @@ class TradeRepository(Protocol):
     def open_trades(self, user_id: str, account: AccountRef | None = None) -> list[Trade]:
         """The user's live trades with status OPEN (entry pending or filled), of one account if given,
         oldest first."""
+        ...
+
+    def open_trades_of(self, accounts: Sequence[AccountRef]) -> list[Trade]:
+        """The live OPEN trades of several accounts at once (a cost independent of their number)."""
         ...
 
     def order_owners(self, account: AccountRef, venue_order_ids: Sequence[str]) -> dict[str, TradeStatus]:

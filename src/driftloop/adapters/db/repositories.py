@@ -169,6 +169,20 @@ class SqlTradeRepository:
         )
         return load_trades(self.connection, where)
 
+    def open_trades_of(self, accounts: Sequence[AccountRef]) -> list[Trade]:
+        """The live OPEN trades of these accounts, oldest analysis first per account (four queries
+        per 500 accounts, whatever the number of trades)."""
+        ids = [keys.account_id(a) for a in dict.fromkeys(accounts)]
+        found: list[Trade] = []
+        for part in chunks(ids, 500):
+            where = and_(
+                trades_table.c.account_id.in_(list(part)),
+                trades_table.c.run_id == LIVE,
+                trades_table.c.status == str(TradeStatus.OPEN),
+            )
+            found += load_trades(self.connection, where)
+        return found
+
     def order_owners(self, account: AccountRef, venue_order_ids: Sequence[str]) -> dict[str, TradeStatus]:
         """For those of the venue's order ids that are ours on this account: the status of their trade."""
         if not venue_order_ids:
