@@ -21,9 +21,9 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any
 
 from anchorpy import Program, Provider, Wallet
@@ -31,26 +31,25 @@ from driftpy.accounts.oracle import get_oracle_decode_fn
 from driftpy.accounts.types import DataAndSlot
 from driftpy.addresses import get_user_account_public_key
 from driftpy.drift_client import DriftClient
-from driftpy.types import MarketType, OrderParams, OrderTriggerCondition, OrderType, PositionDirection
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Commitment
 from solders.pubkey import Pubkey
 
 from driftloop.adapters.clock import SystemClock
-from driftloop.adapters.venues.drift import convert, program
+from driftloop.adapters.venues.drift import convert, orders, program
 from driftloop.adapters.venues.drift.errors import ErrorTranslator, boundary
-from driftloop.adapters.venues.drift.history import History, TxEvents
+from driftloop.adapters.venues.drift.events import AccountEvents
+from driftloop.adapters.venues.drift.history import History
 from driftloop.adapters.venues.drift.subscription import DriftSubscription
 from driftloop.adapters.venues.drift.time_limits import TimeLimit, TimeLimits
 from driftloop.config import DriftSettings
 from driftloop.domain.errors import ConfigError
-from driftloop.domain.model import Fill, FundingPayment, OrderLeg, Side
+from driftloop.domain.model import OrderLeg
 from driftloop.domain.trade import AccountRef
 from driftloop.services.ports import BracketRequest, Clock, Placement, VenueEvents, VenueOrder, VenuePosition
 
 log = logging.getLogger(__name__)
 EventHandler = Callable[[VenueEvents], Awaitable[None]]
-_LEGS = (OrderLeg.ENTRY, OrderLeg.STOP_LOSS, OrderLeg.TAKE_PROFIT)
 
 
 @dataclass(slots=True)
@@ -60,13 +59,6 @@ class _Connected:
     program: Program
     history: History
     markets: dict[int, program.MarketInfo]
-
-
-@dataclass(slots=True)
-class _Account:
-    """What the venue remembers of a sub-account: the orders seen in its history, by Drift order id."""
-
-    orders: dict[int, convert.OrderInfo] = field(default_factory=dict)
 
 
 class DriftVenue:
@@ -86,7 +78,7 @@ class DriftVenue:
         self._connected: _Connected | None = None
         self._connect_lock: asyncio.Lock | None = None
         self._send_lock: asyncio.Lock | None = None
-        self._accounts: dict[int, _Account] = {}
+        self._events: dict[int, AccountEvents] = {}  # by sub-account
         self._placements: dict[str, Placement] = {}
         self.subscriptions: list[DriftSubscription] = []
 
@@ -245,7 +237,9 @@ class DriftVenue:
             return self._placements[request.trade_id]
         c = await self.connect()
         user = await self._user(request.account)
-        reason, params = self._bracket_params(c, request, user)
+        reason, params = orders.bracket_orders(
+            request, c.markets.get(request.market_index), user, self.symbols
+        )
         if reason is not None:
             return Placement(accepted=False, reason=reason)
         sub = request.account.sub_account
@@ -264,90 +258,15 @@ class DriftVenue:
         log.info("placed bracket %s on sub-account %d: %s", request.trade_id, sub, signature)
         return placement
 
-    def _bracket_params(
-        self, c: _Connected, request: BracketRequest, user: Any
-    ) -> tuple[str | None, list[Any]]:
-        market = c.markets.get(request.market_index)
-        if market is None or self.symbols.get(request.symbol, request.market_index) != request.market_index:
-            return (
-                f"unknown market {request.symbol} (index {request.market_index}); markets: {self.symbols}",
-                [],
-            )
-        held = [
-            p
-            for p in user.perp_positions
-            if int(p.market_index) == request.market_index and int(p.base_asset_amount) != 0
-        ]
-        pending = [
-            o
-            for o in user.orders
-            if convert.variant(o.status) == "Open"
-            and int(o.market_index) == request.market_index
-            and not o.reduce_only
-        ]
-        if held or pending:
-            where = f"market {request.market_index} on sub-account {request.account.sub_account}"
-            return (
-                f"positions net per market and sub-account: a position or entry is already open in {where}",
-                [],
-            )
-        in_use = {int(o.user_order_id) for o in user.orders if convert.variant(o.status) == "Open"} - {0}
-        clash = in_use & set(request.user_order_ids.values())
-        if clash:
-            return f"user order ids {sorted(clash)} are in use by open orders", []
-        if any(not 0 < request.user_order_ids.get(leg, 0) <= 255 for leg in _LEGS):
-            return "every leg needs a user order id in 1..255", []
-        step = market.step_size
-        base = int(request.size * convert.BASE_PRECISION) // step * step  # round down to the order step
-        if base <= 0 or request.leverage <= 0:
-            return f"size {request.size} rounds down to zero at the market's step {convert.base(step)}", []
-        tick = Decimal(market.tick_size) / convert.PRICE_PRECISION
-        stop, target = (_on_tick(p, tick) for p in (request.stop_loss, request.take_profit))
-        long = request.side is Side.LONG
-        entry_dir, exit_dir = (
-            (PositionDirection.Long(), PositionDirection.Short())
-            if long
-            else (PositionDirection.Short(), PositionDirection.Long())
-        )
-        above, below = OrderTriggerCondition.Above(), OrderTriggerCondition.Below()
-        ids = request.user_order_ids
-
-        def trigger(uid: int, level: int, condition: Any) -> Any:
-            return OrderParams(
-                OrderType.TriggerMarket(),
-                base,
-                request.market_index,
-                exit_dir,
-                MarketType.Perp(),
-                user_order_id=uid,
-                reduce_only=True,
-                trigger_price=level,
-                trigger_condition=condition,
-            )
-
-        params = [
-            OrderParams(
-                OrderType.Market(),
-                base,
-                request.market_index,
-                entry_dir,
-                MarketType.Perp(),
-                user_order_id=ids[OrderLeg.ENTRY],
-            ),
-            trigger(ids[OrderLeg.STOP_LOSS], stop, below if long else above),
-            trigger(ids[OrderLeg.TAKE_PROFIT], target, above if long else below),
-        ]
-        return None, params
-
     async def _placed_order_ids(
         self, c: _Connected, request: BracketRequest, signature: str, next_order_id: int, params: list[Any]
     ) -> dict[OrderLeg, str]:
         """Drift's order ids of the legs: from the OrderRecords of the placing transaction, else the
         account's open orders, else as the program numbers them (`next_order_id` onwards, in order).
         The legs are remembered, so their fills are recognised even without OrderRecords."""
-        wanted = {uid: leg for leg, uid in request.user_order_ids.items() if leg in _LEGS}
+        wanted = {uid: leg for leg, uid in request.user_order_ids.items() if leg in orders.LEGS}
         address = str(self.user_address(request.account))
-        state = self._accounts.setdefault(request.account.sub_account, _Account())
+        known = self._account_events(request.account)
         found: dict[OrderLeg, str] = {}
         async with boundary(self._errors, "reading the placing transaction"):
             statuses = [
@@ -359,7 +278,7 @@ class DriftVenue:
                 for name, record in tx.events:
                     if name == "OrderRecord" and str(record.user) == address:
                         info = convert.OrderInfo.of(record.order)
-                        state.orders[info.order_id] = info
+                        known.orders[info.order_id] = info
                         if info.user_order_id in wanted:
                             found[wanted[info.user_order_id]] = str(info.order_id)
         if len(found) < len(wanted):  # not in the recent history yet: the account's open orders tell
@@ -368,9 +287,9 @@ class DriftVenue:
                 uid = int(order.user_order_id)
                 if convert.variant(order.status) == "Open" and uid in wanted:
                     found.setdefault(wanted[uid], str(int(order.order_id)))
-        for position, (leg, p) in enumerate(zip(_LEGS, params, strict=True)):
+        for position, (leg, p) in enumerate(zip(orders.LEGS, params, strict=True)):
             order_id = int(found.setdefault(leg, str(next_order_id + position)))
-            state.orders.setdefault(order_id, convert.OrderInfo.of_params(order_id, p))
+            known.orders.setdefault(order_id, convert.OrderInfo.of_params(order_id, p))
         return found
 
     async def cancel(self, account: AccountRef, order_id: str) -> None:
@@ -403,77 +322,16 @@ class DriftVenue:
         async with boundary(self._errors, "reading the Drift event history"):
             statuses = await c.history.signatures(address, until=cursor)
             txs = await c.history.events(statuses)
-            fills, funding = await self._convert(c, account, txs)
+            fills, funding = await self._account_events(account).read(c.history, txs)
         newest = str(statuses[-1].signature) if statuses else cursor
         self.time_limits.observe(account, fills)
         await self._close_expired(account)
         return VenueEvents(fills=fills, funding=funding, cursor=newest or "")
 
-    async def _convert(
-        self, c: _Connected, account: AccountRef, txs: list[TxEvents]
-    ) -> tuple[list[Fill], list[tuple[int, FundingPayment]]]:
-        address = str(self.user_address(account))
-        state = self._accounts.setdefault(account.sub_account, _Account())
-        for tx in txs:  # every order this window knows of
-            for name, record in tx.events:
-                if name == "OrderRecord" and str(record.user) == address:
-                    info = convert.OrderInfo.of(record.order)
-                    state.orders[info.order_id] = info
-        needed: set[int] = set()
-        for tx in txs:  # orders our fills belong to that were placed before this window
-            for name, record in tx.events:
-                order_id = _own_order_id(record, address) if _is_fill(name, record) else None
-                if order_id is not None and order_id not in state.orders:
-                    needed.add(order_id)
-        if needed and txs:
-            await self._find_orders(c, account, state, needed, before=txs[0].signature)
-        triggered: dict[int, int] = {}  # order id → trigger price, of our orders triggered in this window
-        for tx in txs:
-            for name, record in tx.events:
-                is_trigger = name == "OrderActionRecord" and convert.variant(record.action) == "Trigger"
-                order_id = _own_order_id(record, address) if is_trigger else None
-                if order_id is not None and record.trigger_price:
-                    triggered[order_id] = int(record.trigger_price)
-        fills: list[Fill] = []
-        funding: list[tuple[int, FundingPayment]] = []
-        for tx in txs:
-            liquidated = {
-                (int(r.liquidate_perp.market_index), int(r.liquidate_perp.fill_record_id))
-                for n, r in tx.events
-                if n == "LiquidationRecord" and str(r.user) == address
-            }
-            for index, (name, record) in enumerate(tx.events):
-                if _is_fill(name, record):
-                    order_id = _own_order_id(record, address)
-                    known = None if order_id is None else state.orders.get(order_id)
-                    if known is None and order_id is not None and str(record.taker) == address:
-                        level = triggered.get(order_id) or int(record.trigger_price or 0)
-                        known = convert.OrderInfo.guess_trigger(order_id, record, level)
-                    key = (int(record.market_index), int(record.fill_record_id or 0))
-                    fill = convert.fill_from_record(record, address, known, key in liquidated)
-                    if fill is not None:
-                        fills.append(fill)
-                elif name == "FundingPaymentRecord" and str(record.user) == address:
-                    funding.append(convert.funding_from_record(record, tx.signature, index))
-        return fills, funding
-
-    async def _find_orders(
-        self, c: _Connected, account: AccountRef, state: _Account, needed: set[int], before: str
-    ) -> None:
-        """Walk the history back from `before` until the OrderRecords of `needed` orders are found (a fill
-        whose order was placed before the cursor, e.g. after a restart)."""
-        address = self.user_address(account)
-        while needed:
-            statuses = await c.history.signatures(address, before=before, limit=100)
-            if not statuses or str(statuses[0].signature) == before:
-                return
-            for tx in await c.history.events(statuses):
-                for name, record in tx.events:
-                    if name == "OrderRecord" and str(record.user) == str(address):
-                        info = convert.OrderInfo.of(record.order)
-                        state.orders.setdefault(info.order_id, info)
-                        needed.discard(info.order_id)
-            before = str(statuses[0].signature)
+    def _account_events(self, account: AccountRef) -> AccountEvents:
+        if account.sub_account not in self._events:
+            self._events[account.sub_account] = AccountEvents(self.user_address(account))
+        return self._events[account.sub_account]
 
     def set_time_limit(
         self, account: AccountRef, trade_id: str, market_index: int, deadline: datetime | None
@@ -507,16 +365,7 @@ class DriftVenue:
                 continue
             uid = next(i for i in range(1, 256) if i not in in_use)
             in_use.add(uid)
-            direction = PositionDirection.Short() if size > 0 else PositionDirection.Long()
-            params = OrderParams(
-                OrderType.Market(),
-                abs(size),
-                limit.market_index,
-                direction,
-                MarketType.Perp(),
-                user_order_id=uid,
-                reduce_only=True,
-            )
+            params = orders.close_order(limit.market_index, size, uid)
             c = await self.connect()
             async with self._lock(), boundary(self._errors, "closing at the time limit"):
                 c.client.active_sub_account_id = account.sub_account
@@ -535,24 +384,6 @@ class DriftVenue:
         self.subscriptions.append(subscription)
         subscription.start()
         return subscription
-
-
-def _is_fill(name: str, record: Any) -> bool:
-    return name == "OrderActionRecord" and convert.variant(record.action) == "Fill"
-
-
-def _own_order_id(record: Any, address: str) -> int | None:
-    if record.taker is not None and str(record.taker) == address and record.taker_order_id is not None:
-        return int(record.taker_order_id)
-    if record.maker is not None and str(record.maker) == address and record.maker_order_id is not None:
-        return int(record.maker_order_id)
-    return None
-
-
-def _on_tick(value: Decimal, tick: Decimal) -> int:
-    """A trigger price on the market's tick grid, at Drift's price precision."""
-    snapped = (value / tick).quantize(Decimal(1), ROUND_HALF_EVEN) * tick
-    return int((snapped * convert.PRICE_PRECISION).to_integral_value(ROUND_DOWN))
 
 
 def _pubkey(value: str, name: str) -> Pubkey:
