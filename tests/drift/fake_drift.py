@@ -115,6 +115,7 @@ class FakeDrift:
         self.liquidator = Pubkey.create_with_seed(Pubkey.default(), "liquidator", program_id)
         self.next_liquidation_id = 1
         self.order_records = True  # False: a program that logs no OrderRecord (venues must cope)
+        self.liquidation_fills = True  # False: a liquidation logs only its LiquidationRecord
         self._order_tmpl = codec.template("User").orders[0]
         self._action_tmpl = codec.event_template("OrderActionRecord")
 
@@ -473,8 +474,8 @@ class FakeDrift:
                 tmpl.liquidate_perp,
                 market_index=market_index,
                 oracle_price=market.price,
-                base_asset_amount=held,
-                quote_asset_amount=quote,
+                base_asset_amount=-held,  # the user's position change
+                quote_asset_amount=quote if held > 0 else -quote,
                 fill_record_id=fill_record_id,
                 user_order_id=order.order_id,
                 liquidator_fee=liquidator_fee,
@@ -482,7 +483,8 @@ class FakeDrift:
             ),
         )
         self.next_liquidation_id += 1
-        lines += [fill, self.codec.event_line("LiquidationRecord", record)]
+        lines += [fill] if self.liquidation_fills else []
+        lines.append(self.codec.event_line("LiquidationRecord", record))
         return lines, {user.pubkey}
 
     # --- execution ---------------------------------------------------------------------------------

@@ -223,7 +223,12 @@ def test_a_restarted_monitor_neither_loses_nor_repeats_a_fill(
     asyncio.run(go())
 
 
-def test_a_liquidation_and_a_manual_close_arrive_with_their_cause(world: DriftWorld, engine: Engine) -> None:
+@pytest.mark.parametrize("fill_record", [True, False], ids=["with-fill-record", "liquidation-record-only"])
+def test_a_liquidation_and_a_manual_close_arrive_with_their_cause(
+    world: DriftWorld, engine: Engine, fill_record: bool
+) -> None:
+    world.drift.liquidation_fills = fill_record  # without it, the fill is read from the LiquidationRecord
+
     async def go() -> None:
         p = Process(world, engine)
         liq = await p.trading.place_trade(
@@ -277,5 +282,33 @@ def test_a_time_limit_closes_the_position_at_market(world: DriftWorld, engine: E
         assert (closed.fills[-1].leg, closed.fills[-1].price) == (OrderLeg.CLOSE, D("100.95"))
         assert await p.venue.open_orders(trade.account) == []
         await p.venue.close()
+
+    asyncio.run(go())
+
+
+def test_an_entry_placed_by_an_earlier_process_is_recognised_without_order_records(
+    world: DriftWorld, engine: Engine
+) -> None:
+    world.drift.order_records = False  # nothing in the history says which order is which
+
+    async def go() -> None:
+        first = Process(world, engine)
+        trade = await first.trading.place_trade(
+            "fay", analysis("f1", Recommendation.BUY, "95", "110"), venue="drift"
+        )
+        await first.venue.close()  # restarted before the entry filled
+        second = Process(world, engine)
+        assert (await second.capture.check_trades("fay")).fills_ingested == 0  # sees the open orders
+        world.fill_market_orders(0)
+        world.move(0, "94")
+        await second.capture.check_trades("fay")
+        closed = second.trade(trade.id)
+        assert [(f.leg, f.cause) for f in closed.fills] == [
+            (OrderLeg.ENTRY, None),
+            (OrderLeg.STOP_LOSS, ExitReason.STOP_LOSS),
+        ]
+        assert closed.outcome is not None
+        assert closed.outcome.exit_reason is ExitReason.STOP_LOSS
+        await second.venue.close()
 
     asyncio.run(go())

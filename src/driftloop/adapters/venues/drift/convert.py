@@ -183,6 +183,26 @@ def fill_from_record(
     )
 
 
+def fill_from_liquidation(record: Any) -> Fill:
+    """The liquidated side of a perp LiquidationRecord, for a program that logs no fill record with it:
+    base and quote are the user's position change, the fee the liquidator's and the insurance fund's."""
+    perp = record.liquidate_perp
+    size, notional = int(perp.base_asset_amount), int(perp.quote_asset_amount)
+    return Fill(
+        fill_id=fill_id(int(perp.market_index), int(perp.fill_record_id), "taker"),
+        ts=timestamp(int(record.ts)),
+        side=OrderSide.BUY if size > 0 else OrderSide.SELL,
+        price=fill_price(abs(size), abs(notional)),
+        size=base(abs(size)),
+        fee=quote(int(perp.liquidator_fee) + int(perp.if_fee)),
+        leg=OrderLeg.EXTERNAL,
+        cause=ExitReason.LIQUIDATION,
+        role="taker",
+        market_index=int(perp.market_index),
+        order_id=str(int(perp.user_order_id)),
+    )
+
+
 def fill_id(market_index: int, fill_record_id: int, role: str) -> str:
     """Drift's own identity of a fill: market, fill record id and our role."""
     return f"drift:{market_index}:{fill_record_id}:{role}"

@@ -56,11 +56,14 @@ class AccountEvents:
         fills: list[Fill] = []
         funding: list[tuple[int, FundingPayment]] = []
         for tx in txs:
-            liquidated = {
-                (int(r.liquidate_perp.market_index), int(r.liquidate_perp.fill_record_id))
+            liquidations = {
+                (int(r.liquidate_perp.market_index), int(r.liquidate_perp.fill_record_id)): r
                 for n, r in tx.events
-                if n == "LiquidationRecord" and str(r.user) == address
+                if n == "LiquidationRecord"
+                and str(r.user) == address
+                and int(r.liquidate_perp.base_asset_amount)
             }
+            liquidated = set(liquidations)
             for index, (name, record) in enumerate(tx.events):
                 if is_fill(name, record):
                     order_id = own_order_id(record, address)
@@ -74,6 +77,13 @@ class AccountEvents:
                         fills.append(fill)
                 elif name == "FundingPaymentRecord" and str(record.user) == address:
                     funding.append(convert.funding_from_record(record, tx.signature, index))
+            seen = {(f.market_index, f.fill_id) for f in fills}
+            for (
+                market,
+                fill_record_id,
+            ), record in liquidations.items():  # a liquidation logged without its fill
+                if (market, convert.fill_id(market, fill_record_id, "taker")) not in seen:
+                    fills.append(convert.fill_from_liquidation(record))
         return fills, funding
 
     async def _find_orders(self, history: History, needed: set[int], before: str) -> None:

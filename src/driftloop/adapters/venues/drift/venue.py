@@ -164,6 +164,10 @@ class DriftVenue:
                 f"(program {self._program_id}); create it and deposit collateral first"
             )
         user = c.program.coder.accounts.decode(bytes(resp.value.data))
+        known = self._account_events(account).orders
+        for order in user.orders:  # open orders seen now are recognised when they fill later
+            if convert.variant(order.status) == "Open":
+                known.setdefault(int(order.order_id), convert.OrderInfo.of(order))
         if account.sub_account not in c.client.users:
             async with boundary(self._errors, "subscribing to the Drift user account"):
                 c.client.sub_account_ids.append(account.sub_account)
