@@ -209,3 +209,24 @@ def test_websocket_mode_pushes_fills_from_logs_subscribe(world: DriftWorld) -> N
         await venue.close()
 
     asyncio.run(go())
+
+
+def test_position_details_by_driftpy_math(world: DriftWorld) -> None:
+    async def go() -> None:
+        venue = world.venue()
+        await venue.place_bracket(bracket())
+        world.fill_market_orders(0)  # 2 SOL at 100, fee 0.2, on 10,000 USDC: never liquidated
+        world.set_price(0, "110")
+        details = await venue.position_details(ALICE, 0)
+        assert details["unrealizedPnl"] == D("19.8")  # 2 × 110 − 200 − 0.2
+        assert details["unrealizedPnlWithFunding"] == D("19.8")
+        assert details["liquidationPrice"] is None
+        other = AccountRef("alice", "drift", 1)
+        await venue.place_bracket(replace(bracket(size="500", account=other), trade_id="t2"))
+        world.fill_market_orders(0)  # 500 SOL at 110 on 10,000 USDC (5.5x)
+        liquidation = (await venue.position_details(other, 0))["liquidationPrice"]
+        assert liquidation is not None
+        assert D(90) < liquidation < D(100)  # 10,000 − 55 + 500 (p − 110) = 5 % × 500 p at p ≈ 94.85
+        await venue.close()
+
+    asyncio.run(go())

@@ -215,12 +215,14 @@ class DriftVenue:
         return convert.price(int(data.price))
 
     async def position_details(self, account: AccountRef, market_index: int) -> dict[str, Decimal | None]:
-        """Unrealized PnL (with and without funding) and liquidation price, by driftpy's math (display only:
-        driftpy returns these as floats; outcomes never use them)."""
-        await self._user(account)
+        """Unrealized PnL (with and without funding) and liquidation price (None: none exists) by driftpy's
+        math, on markets and oracles read now (display and risk only: driftpy uses floats in places; outcomes
+        never use it)."""
         c = await self.connect()
-        drift_user = c.client.get_user(account.sub_account)
         async with boundary(self._errors, "computing position details"):
+            await c.client.account_subscriber.fetch()
+            await self._user(account)
+            drift_user = c.client.get_user(account.sub_account)
             pnl = drift_user.get_unrealized_pnl(with_funding=False, market_index=market_index)
             pnl_funding = drift_user.get_unrealized_pnl(with_funding=True, market_index=market_index)
             liq = drift_user.get_perp_liq_price(market_index)
