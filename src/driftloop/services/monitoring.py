@@ -12,6 +12,7 @@ import asyncio
 import copy
 import logging
 import random
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -58,10 +59,35 @@ class _AccountRead:
     held: dict[int, Decimal]
     marks: dict[int, Decimal]
 
-    def unchanged(self, known: tuple[dict[int, Decimal], int] | None) -> bool:
+    def unchanged(self, known: _Known | None) -> bool:
         events = self.events
         quiet = not events.fills and not events.funding and events.cursor == self.cursor
-        return quiet and known is not None and known[0] == self.held
+        return quiet and known is not None and known.positions == self.held
+
+    def touched(self, known: _Known | None) -> set[int] | None:
+        """The markets whose trades this cycle must look at (None: all of them, until a full cycle
+        was seen): those of the fills and funding read, and those whose position is not what the
+        open trades add up to. The others are as the last cycle left them."""
+        if known is None:
+            return None
+        markets = {f.market_index for f in self.events.fills} | {m for m, _ in self.events.funding}
+        expected = known.positions
+        return markets | {
+            m for m in expected.keys() | self.held.keys() if expected.get(m) != self.held.get(m)
+        }
+
+
+@dataclass(slots=True)
+class _Known:
+    """An account after its last processed cycle: the signed position per market its open trades add
+    up to, and how many open trades each market has."""
+
+    positions: dict[int, Decimal]
+    counts: dict[int, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
 
 
 class OutcomeCapture:
@@ -85,7 +111,7 @@ class OutcomeCapture:
         self._band = breakeven_pct
         self._retry = retry or RetryPolicy()
         self.reconciler = reconciler or Reconciler()
-        self._expected: dict[AccountRef, tuple[dict[int, Decimal], int]] = {}  # after the last full cycle
+        self._expected: dict[AccountRef, _Known] = {}  # after the last processed cycle
         self._orphans: dict[AccountRef, set[str]] = {}  # order ids of closed trades still to cancel
         self._swept: set[AccountRef] = set()  # accounts whose venue orders were checked for orphans
         self._has_unmatched: dict[AccountRef, bool] = {}  # unknown (True) until looked up
@@ -140,7 +166,7 @@ class OutcomeCapture:
             read = await self._read(account, cursor)
             if read.unchanged(self._expected.get(account)):
                 # Nothing new and the venue agrees with the last full cycle: cost independent of open trades.
-                result.trades_checked += self._expected[account][1]
+                result.trades_checked += self._expected[account].total
             else:
                 reads.append(read)
         return reads
@@ -241,11 +267,26 @@ class OutcomeCapture:
                     else:
                         result.skipped_accounts += 1  # another worker moved on: next cycle
             now = self._clock.now()
-            by_account: dict[AccountRef, list[Trade]] = {read.account: [] for _, read in work}
-            for trade in uow.trades.open_trades_of(list(by_account)) if by_account else []:
-                by_account[trade.account].append(trade)  # only the accounts that changed
+            # only the changed accounts, and of those only the markets that changed
+            scope = {
+                read.account: None
+                if self._has_unmatched.get(read.account, True)
+                else read.touched(self._expected.get(read.account))
+                for _, read in work
+            }
+            by_account: dict[AccountRef, list[Trade]] = {account: [] for account in scope}
+            for trade in self._open_trades(uow, scope):
+                markets = scope[trade.account]
+                if markets is None or trade.market_index in markets:
+                    by_account[trade.account].append(trade)
             trades: list[Trade] = []
             for result, read in work:
+                markets = scope[read.account]
+                if markets is not None:
+                    known = self._expected[read.account]
+                    result.trades_checked += known.total - sum(known.counts.get(m, 0) for m in markets)
+                    positions = [p for p in read.positions if p.market_index in markets]
+                    read = replace(read, positions=positions)
                 trades += self._process(read, by_account[read.account], result, uow, now)
             uow.trades.save_many(trades, now)
             for _, read in work:
@@ -254,11 +295,28 @@ class OutcomeCapture:
         for _, read in work:
             account_trades = by_account[read.account]
             still_open = [t for t in account_trades if t.status is TradeStatus.OPEN]
-            self._expected[read.account] = (_expected_positions(still_open), len(still_open))
+            known = _Known(_expected_positions(still_open), dict(Counter(t.market_index for t in still_open)))
+            markets = scope[read.account]
+            if markets is not None:  # the other markets are as they were
+                before = self._expected[read.account]
+                known.positions = {
+                    m: v for m, v in before.positions.items() if m not in markets
+                } | known.positions
+                known.counts = {m: n for m, n in before.counts.items() if m not in markets} | known.counts
+            self._expected[read.account] = known
             closed = [t for t in account_trades if t.status is TradeStatus.CLOSED]
             self._orphans.setdefault(read.account, set()).update(
                 o.venue_order_id for t in closed for o in t.orders
             )
+
+    @staticmethod
+    def _open_trades(uow: UnitOfWork, scope: dict[AccountRef, set[int] | None]) -> list[Trade]:
+        whole = [account for account, markets in scope.items() if markets is None]
+        parts = {account: markets for account, markets in scope.items() if markets}
+        found = uow.trades.open_trades_of(whole) if whole else []
+        if parts:
+            found += uow.trades.open_trades_of(list(parts), sorted(set().union(*parts.values())))
+        return found
 
     def _process(
         self, read: _AccountRead, trades: list[Trade], result: CheckResult, uow: UnitOfWork, now: datetime

@@ -196,8 +196,11 @@ class TradeRepository(Protocol):
         oldest first."""
         ...
 
-    def open_trades_of(self, accounts: Sequence[AccountRef]) -> list[Trade]:
-        """The live OPEN trades of several accounts at once (a cost independent of their number)."""
+    def open_trades_of(
+        self, accounts: Sequence[AccountRef], markets: Sequence[int] | None = None
+    ) -> list[Trade]:
+        """The live OPEN trades of several accounts at once (in these markets if given), in a number
+        of round trips independent of theirs."""
         ...
 
     def order_owners(self, account: AccountRef, venue_order_ids: Sequence[str]) -> dict[str, TradeStatus]:

@@ -169,9 +169,11 @@ class SqlTradeRepository:
         )
         return load_trades(self.connection, where)
 
-    def open_trades_of(self, accounts: Sequence[AccountRef]) -> list[Trade]:
-        """The live OPEN trades of these accounts, oldest analysis first per account (four queries
-        per 500 accounts, whatever the number of trades)."""
+    def open_trades_of(
+        self, accounts: Sequence[AccountRef], markets: Sequence[int] | None = None
+    ) -> list[Trade]:
+        """The live OPEN trades of these accounts (in these markets if given), oldest analysis first
+        per account (four queries per 500 accounts, whatever the number of trades)."""
         ids = [keys.account_id(a) for a in dict.fromkeys(accounts)]
         found: list[Trade] = []
         for part in chunks(ids, 500):
@@ -180,6 +182,8 @@ class SqlTradeRepository:
                 trades_table.c.run_id == LIVE,
                 trades_table.c.status == str(TradeStatus.OPEN),
             )
+            if markets is not None:
+                where = and_(where, trades_table.c.market_index.in_(sorted(set(markets))))
             found += load_trades(self.connection, where)
         return found
 
