@@ -49,6 +49,7 @@ class FakeSolana:
         self.by_sig: dict[str, Tx] = {}
         self.calls: dict[str, int] = {}
         self.fail_next: list[dict[str, Any]] = []  # JSON-RPC errors to answer the next calls with
+        self.lose_send_replies = 0  # transactions that land while the client is told the node failed
         self._accounts: dict[str, bytes] = {}
         self._counter = 0
         self._subscriptions: dict[int, tuple[web.WebSocketResponse, str, str]] = {}  # id → (ws, kind, key)
@@ -245,6 +246,10 @@ class FakeSolana:
         lines = [line for e in effects for line in e[0]]
         mentions = {str(k) for k in keys}
         self.record((lines, {Pubkey.from_string(m) for m in mentions}), str(tx.signatures[0]))
+        if self.lose_send_replies:
+            self.lose_send_replies -= 1
+            behind = {"code": -32005, "message": "Node is behind by 7 slots", "data": {"numSlotsBehind": 7}}
+            raise RpcError(behind)
         return str(tx.signatures[0])
 
     # --- server --------------------------------------------------------------------------------------

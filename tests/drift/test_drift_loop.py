@@ -312,3 +312,31 @@ def test_an_entry_placed_by_an_earlier_process_is_recognised_without_order_recor
         await second.venue.close()
 
     asyncio.run(go())
+
+
+@pytest.mark.parametrize("order_records", [True, False], ids=["order-records", "no-order-records"])
+def test_a_placement_that_landed_behind_an_error_is_not_sent_twice(
+    world: DriftWorld, engine: Engine, order_records: bool
+) -> None:
+    world.drift.order_records = order_records
+    world.chain.lose_send_replies = 1  # the transaction lands, the client hears "node is behind"
+
+    async def go() -> None:
+        p = Process(world, engine)
+        trade = await p.trading.place_trade(
+            "gus", analysis("g1", Recommendation.BUY, "95", "110"), venue="drift"
+        )
+        assert trade.status is TradeStatus.OPEN, trade.reason
+        assert world.chain.calls["sendTransaction"] == 1  # retried: found on chain, not sent again
+        [placing] = world.chain.signatures_of(world.user(0).pubkey)
+        assert trade.drift_tx_id == (placing if order_records else None)
+        assert len(await p.venue.open_orders(trade.account)) == 3
+        world.fill_market_orders(0)
+        world.move(0, "111")
+        await p.capture.check_trades("gus")
+        closed = p.trade(trade.id)
+        assert closed.outcome is not None
+        assert closed.outcome.exit_reason is ExitReason.TAKE_PROFIT
+        await p.venue.close()
+
+    asyncio.run(go())

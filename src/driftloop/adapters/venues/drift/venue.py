@@ -80,6 +80,7 @@ class DriftVenue:
         self._send_lock: asyncio.Lock | None = None
         self._events: dict[int, AccountEvents] = {}  # by sub-account
         self._placements: dict[str, Placement] = {}
+        self._attempted: set[str] = set()  # trade ids a placing transaction was sent for
         self.subscriptions: list[DriftSubscription] = []
 
     def __repr__(self) -> str:
@@ -237,30 +238,65 @@ class DriftVenue:
     async def place_bracket(self, request: BracketRequest) -> Placement:
         """One transaction: market entry + reduce-only trigger-market stop and target (`place_orders`).
 
-        Placing an accepted trade id again returns its placement (idempotent retry in this process).
+        Placing an accepted trade id again returns its placement (idempotent retry in this process); so
+        does a retry after an error that hid whether the transaction landed: it is looked for on chain
+        (orders carrying the request's user order ids in its market) before anything is sent again.
         """
         if request.trade_id in self._placements:
             return self._placements[request.trade_id]
         c = await self.connect()
         user = await self._user(request.account)
+        if request.trade_id in self._attempted:
+            landed = await self._landed(c, request, user)
+            if landed is not None:
+                return self._placed(request, landed)
         reason, params = orders.bracket_orders(
             request, c.markets.get(request.market_index), user, self.symbols
         )
         if reason is not None:
             return Placement(accepted=False, reason=reason)
         sub = request.account.sub_account
+        self._attempted.add(request.trade_id)
         async with self._lock(), boundary(self._errors, "placing the bracket"):
             c.client.active_sub_account_id = sub
             signature = str(await c.client.place_orders(params, sub_account_id=sub))
         order_ids = await self._placed_order_ids(c, request, signature, int(user.next_order_id), params)
-        placement = Placement(True, signature, order_ids)
+        return self._placed(request, Placement(True, signature, order_ids))
+
+    async def _landed(self, c: _Connected, request: BracketRequest, user: Any) -> Placement | None:
+        """The placement of an earlier attempt of this request that reached the chain, if any."""
+        wanted = {uid: leg for leg, uid in request.user_order_ids.items() if leg in orders.LEGS}
+        address = str(self.user_address(request.account))
+        async with boundary(self._errors, "looking for an earlier placement"):
+            statuses = await c.history.signatures(self.user_address(request.account), limit=20)
+            for tx in reversed(await c.history.events(statuses)):  # newest first
+                placed = {
+                    wanted[int(r.order.user_order_id)]: str(int(r.order.order_id))
+                    for n, r in tx.events
+                    if n == "OrderRecord"
+                    and str(r.user) == address
+                    and int(r.order.market_index) == request.market_index
+                    and int(r.order.user_order_id) in wanted
+                }
+                if len(placed) == len(wanted):
+                    return Placement(True, tx.signature, placed)
+        open_ids = {  # a program that logs no OrderRecord: the orders themselves, still open
+            wanted[int(o.user_order_id)]: str(int(o.order_id))
+            for o in user.orders
+            if convert.variant(o.status) == "Open"
+            and int(o.market_index) == request.market_index
+            and int(o.user_order_id) in wanted
+        }
+        return Placement(True, None, open_ids) if len(open_ids) == len(wanted) else None
+
+    def _placed(self, request: BracketRequest, placement: Placement) -> Placement:
+        """Remember an accepted placement (and arm its time limit)."""
         self._placements[request.trade_id] = placement
         if request.max_hold_minutes is not None:
-            hold = timedelta(minutes=request.max_hold_minutes)
-            limit = TimeLimit(
-                request.trade_id, request.market_index, order_ids.get(OrderLeg.ENTRY), hold, self.clock.now()
-            )
+            hold, entry = timedelta(minutes=request.max_hold_minutes), placement.order_ids.get(OrderLeg.ENTRY)
+            limit = TimeLimit(request.trade_id, request.market_index, entry, hold, self.clock.now())
             self.time_limits.arm(request.account, limit)
+        sub, signature = request.account.sub_account, placement.tx_id
         log.info("placed bracket %s on sub-account %d: %s", request.trade_id, sub, signature)
         return placement
 
