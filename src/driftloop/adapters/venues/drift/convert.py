@@ -38,8 +38,8 @@ def quote(amount: int) -> Decimal:
 
 
 def fill_price(base_amount: int, quote_amount: int) -> Decimal:
-    """Average price of a fill, quote / base: exact whenever the quotient terminates within 40 digits
-    (any Drift price on its 1e-6 grid), else rounded to 40 significant digits."""
+    """Average price of a fill, quote / base: exact whenever the quotient terminates within 40 significant
+    digits (e.g. a fill whose quote is exactly base × a price on Drift's 1e-6 grid), else rounded there."""
     with localcontext() as ctx:
         ctx.prec = 40
         return Decimal(quote_amount) * (BASE_PRECISION // QUOTE_PRECISION) / Decimal(base_amount)
@@ -47,14 +47,6 @@ def fill_price(base_amount: int, quote_amount: int) -> Decimal:
 
 def timestamp(ts: int) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
-
-
-def to_int(value: Decimal, precision: int) -> int:
-    """A Decimal amount at a Drift precision; raises ValueError if it is not representable exactly."""
-    scaled = value * precision
-    if scaled != scaled.to_integral_value():
-        raise ValueError(f"{value} has more digits than Drift's precision 1/{precision}")
-    return int(scaled)
 
 
 @dataclass(frozen=True, slots=True)
