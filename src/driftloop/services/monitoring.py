@@ -289,7 +289,8 @@ class OutcomeCapture:
                     read = replace(read, positions=positions)
                 trades += self._process(read, by_account[read.account], result, uow, now)
             uow.trades.save_many(trades, now)
-            uow.cursors.set_many({read.account: read.events.cursor for _, read in work}, EVENTS_STREAM, now)
+            for _, read in work:
+                uow.cursors.set(read.account, EVENTS_STREAM, read.events.cursor, now)
             uow.commit()
         for _, read in work:
             account_trades = by_account[read.account]

@@ -5,7 +5,7 @@ Real adapters (SQLAlchemy, driftpy) and in-memory/paper ones implement them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -153,10 +153,6 @@ class CursorRepository(Protocol):
 
     def set(self, account: AccountRef, stream: str, cursor: str, at: datetime) -> None:
         """Written in the same transaction as the data read up to it."""
-        ...
-
-    def set_many(self, cursors: Mapping[AccountRef, str], stream: str, at: datetime) -> None:
-        """`set` for several accounts at once."""
         ...
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, select, tuple_, update
@@ -128,17 +128,6 @@ class SqlCursorRepository:
             for row in self.connection.execute(query):
                 out[row.user_id][AccountRef(row.user_id, row.venue, row.sub_account)] = row.cursor
         return out
-
-    def set_many(self, cursors: Mapping[AccountRef, str], stream: str, at: datetime) -> None:
-        """`set` for several accounts in a few batched statements."""
-        if not cursors:
-            return
-        ids = ensure_accounts(self.connection, cursors, at)
-        rows = [
-            {"account_id": ids[account], "stream": stream, "cursor": cursor, "updated_at": at}
-            for account, cursor in cursors.items()
-        ]
-        upsert(self.connection, ingest_cursors, rows, ["account_id", "stream"], touch="updated_at")
 
     def set(self, account: AccountRef, stream: str, cursor: str, at: datetime) -> None:
         """Store the cursor (creating the account on first use); call it in the transaction that
