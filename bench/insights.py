@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -58,147 +57,117 @@ def columns(start: int, n: int, seed: int = 5) -> dict[str, np.ndarray]:
     }
 
 
-def _d(x: float) -> Decimal:
-    return Decimal(repr(float(x)))
+class _Stored:
+    """Values as the store keeps them, written without the ORM types (a million rows load in
+    seconds): SQLite keeps decimals as fixed 18-place text and naive UTC timestamps as text;
+    PostgreSQL reads COPY text."""
+
+    def __init__(self, dialect: str) -> None:
+        self.sqlite = dialect == "sqlite"
+
+    def dec(self, x: float) -> str:
+        text_ = f"{x + 0.0:.6f}"
+        return text_ + "000000000000" if self.sqlite else text_
+
+    def decs(self, values: np.ndarray) -> list[str]:
+        suffix = "000000000000" if self.sqlite else ""
+        return [f"{x + 0.0:.6f}{suffix}" for x in np.asarray(values, dtype=np.float64).tolist()]
+
+    def ts(self, at: datetime) -> str:
+        return at.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else at.isoformat()
+
+    def flag(self, value: bool) -> Any:
+        return int(value) if self.sqlite else value
 
 
-def rows(
-    account_id: str, cols: dict[str, np.ndarray], now: datetime
-) -> Iterator[tuple[list[dict[str, Any]], ...]]:
-    """(analyses, trades, learning) rows in chunks."""
+def stored_rows(
+    account_id: str, cols: dict[str, np.ndarray], now: datetime, v: _Stored
+) -> Iterator[tuple[list[tuple[Any, ...]], ...]]:
+    """(analyses, trades, learning) rows as tuples in the tables' column order, in chunks; every
+    column is formatted in one pass over its array."""
     n = len(cols["k"])
+    recorded = v.ts(now)
     for lo in range(0, n, CHUNK):
-        a_rows, t_rows, l_rows = [], [], []
-        for j in range(lo, min(n, lo + CHUNK)):
-            k = int(cols["k"][j])
-            analysis_id = f"i{k}"
-            pk = keys.analysis_pk(USER, "", analysis_id)
-            trade_id = f"trd_bench_{k:08d}"
-            long = bool(cols["long"][j])
-            closed = T0 + timedelta(minutes=int(cols["closed_min"][j]))
-            opened = closed - timedelta(minutes=30)
-            pnl_pct = float(cols["pnl_pct"][j])
-            outcome = "WIN" if pnl_pct > 0.05 else "LOSS" if pnl_pct < -0.05 else "BREAKEVEN"
-            confidence = Decimal(int(cols["confidence"][j]))
-            y = 1 if outcome == "WIN" else 0
-            p = confidence / 100
-            symbol, timeframe = SYMBOLS[int(cols["symbol"][j])], TIMEFRAMES[int(cols["timeframe"][j])]
-            leverage = Decimal(int(cols["leverage"][j]))
-            entry = Decimal(100)
-            stop, target = (Decimal(98), Decimal(104)) if long else (Decimal(102), Decimal(96))
-            a_rows.append(
-                {
-                    "id": pk,
-                    "user_id": USER,
-                    "run_id": "",
-                    "analysis_id": analysis_id,
-                    "timestamp": opened,
-                    "symbol": symbol,
-                    "timeframe": timeframe,
-                    "prediction": "BULLISH" if long else "BEARISH",
-                    "confidence": confidence,
-                    "recommendation": "BUY" if long else "SELL",
-                    "entry_price": None,
-                    "stop_loss": stop,
-                    "take_profit": target,
-                    "target_price": None,
-                    "leverage": leverage,
-                    "size_usd": _d(cols["notional"][j]),
-                    "max_hold_minutes": None,
-                    "analyst": "bench",
-                    "reasoning": "",
-                    "raw": {},
-                    "recorded_at": now,
-                }
-            )
-            t_rows.append(
-                {
-                    "id": trade_id,
-                    "account_id": account_id,
-                    "analysis_pk": pk,
-                    "run_id": "",
-                    "status": "CLOSED",
-                    "reason": None,
-                    "symbol": symbol,
-                    "market_index": int(cols["symbol"][j]),
-                    "side": "LONG" if long else "SHORT",
-                    "leverage": leverage,
-                    "size": Decimal(1),
-                    "entry_price": entry,
-                    "entry_notional": _d(cols["notional"][j]),
-                    "exit_price": entry,
-                    "stop_loss": stop,
-                    "take_profit": target,
-                    "target_price": target,
-                    "exit_reason": REASONS[int(cols["reason"][j])],
-                    "outcome": outcome,
-                    "pnl_usd": _d(cols["pnl_usd"][j]),
-                    "pnl_percent": _d(pnl_pct),
-                    "roe_percent": _d(pnl_pct) * leverage,
-                    "actual_rr": _d(pnl_pct / 2),
-                    "fees_usd": _d(cols["fees"][j]),
-                    "funding_usd": Decimal(0),
-                    "price_pnl": _d(cols["pnl_usd"][j]),
-                    "slippage_bps": Decimal(0),
-                    "entry_slippage_bps": Decimal(0),
-                    "exit_slippage_bps": Decimal(0),
-                    "mae": Decimal("0.5"),
-                    "mfe": Decimal("0.7"),
-                    "opened_at": opened,
-                    "closed_at": closed,
-                    "drift_tx_id": None,
-                    "learning_data": {},
-                    "recorded_at": now,
-                    "updated_at": now,
-                }
-            )
-            l_rows.append(
-                {
-                    "id": keys.learning_pk(trade_id),
-                    "trade_id": trade_id,
-                    "analysis_pk": pk,
-                    "status": "COMPLETE",
-                    "outcome": outcome,
-                    "actual_price": entry,
-                    "direction_correct": pnl_pct > 0,
-                    "price_accuracy": Decimal("0.5"),
-                    "accuracy_score": Decimal("0.5") if pnl_pct > 0 else Decimal(0),
-                    "stated_probability": p,
-                    "brier": (p - y) ** 2,
-                    "calibrated_probability": None,
-                    "calibrated_brier": None,
-                    "feedback_data": {},
-                    "recorded_at": now,
-                    "updated_at": now,
-                }
-            )
+        part = {name: values[lo : lo + CHUNK] for name, values in cols.items()}
+        m = len(part["k"])
+        ks = part["k"].tolist()
+        analysis_ids = [f"i{k}" for k in ks]
+        pks = [keys.analysis_pk(USER, "", a) for a in analysis_ids]
+        trade_ids = [f"trd_bench_{k:08d}" for k in ks]
+        learning_ids = [keys.learning_pk(t) for t in trade_ids]
+        long = part["long"].tolist()
+        closed = [T0 + timedelta(minutes=c) for c in part["closed_min"].tolist()]
+        t_close = [v.ts(c) for c in closed]
+        t_open = [v.ts(c - timedelta(minutes=30)) for c in closed]
+        pnl_pct = part["pnl_pct"]
+        outcome = np.where(pnl_pct > 0.05, "WIN", np.where(pnl_pct < -0.05, "LOSS", "BREAKEVEN")).tolist()
+        p = part["confidence"] / 100
+        brier = (p - (pnl_pct > 0.05)) ** 2
+        symbols = [SYMBOLS[i] for i in part["symbol"].tolist()]
+        markets = part["symbol"].tolist()
+        timeframes = [TIMEFRAMES[i] for i in part["timeframe"].tolist()]
+        stop = np.where(part["long"], 98.0, 102.0)
+        target = np.where(part["long"], 104.0, 96.0)
+        d = v.decs
+        conf, lev, notional = d(part["confidence"]), d(part["leverage"]), d(part["notional"])
+        stop_t, target_t, pnl_t, pct_t = d(stop), d(target), d(part["pnl_usd"]), d(pnl_pct)
+        roe_t, rr_t, fees_t = d(pnl_pct * part["leverage"]), d(pnl_pct / 2), d(part["fees"])
+        acc_t, p_t, brier_t = d(np.where(pnl_pct > 0, 0.5, 0.0)), d(p), d(brier)
+        one, hundred, zero, half, mfe = v.dec(1), v.dec(100), v.dec(0), v.dec(0.5), v.dec(0.7)
+        reasons = [REASONS[i] for i in part["reason"].tolist()]
+        flags = [v.flag(x > 0) for x in pnl_pct.tolist()]
+        a_rows = [
+            (pks[j], USER, "", analysis_ids[j], t_open[j], symbols[j], timeframes[j],
+             "BULLISH" if long[j] else "BEARISH", conf[j], "BUY" if long[j] else "SELL", None, stop_t[j],
+             target_t[j], None, lev[j], notional[j], None, "bench", "", "{}", recorded)
+            for j in range(m)
+        ]  # fmt: skip
+        t_rows = [
+            (trade_ids[j], account_id, pks[j], "", "CLOSED", None, symbols[j], markets[j],
+             "LONG" if long[j] else "SHORT", lev[j], one, hundred, notional[j], hundred, stop_t[j],
+             target_t[j], target_t[j], reasons[j], outcome[j], pnl_t[j], pct_t[j], roe_t[j], rr_t[j],
+             fees_t[j], zero, pnl_t[j], zero, zero, zero, half, mfe, t_open[j], t_close[j], None, "{}",
+             recorded, recorded)
+            for j in range(m)
+        ]  # fmt: skip
+        l_rows = [
+            (learning_ids[j], trade_ids[j], pks[j], "COMPLETE", outcome[j], hundred, flags[j], half, acc_t[j],
+             p_t[j], brier_t[j], None, None, "{}", recorded, recorded)
+            for j in range(m)
+        ]  # fmt: skip
         yield a_rows, t_rows, l_rows
 
 
+def _write(connection: Any, table: Any, rows: list[tuple[Any, ...]]) -> None:
+    names = ", ".join(f'"{c.name}"' for c in table.columns)
+    if connection.dialect.name == "sqlite":
+        marks = ", ".join("?" for _ in table.columns)
+        connection.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", rows)
+        return
+    raw = connection.connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
 def insert(engine: Any, start: int, n: int) -> float:
+    """Trades start..start+n of the user, bulk-written (executemany on SQLite, COPY on PostgreSQL)."""
     now = datetime.now(UTC)
     started = time.perf_counter()
     cols = columns(start, n)
+    account_id = keys.account_id(AccountRef(USER))
     with engine.begin() as connection:
         if start == 0:
             connection.execute(
                 accounts.insert(),
-                [
-                    {
-                        "id": keys.account_id(AccountRef(USER)),
-                        "user_id": USER,
-                        "venue": "paper",
-                        "sub_account": 0,
-                        "monitoring_active": False,
-                        "monitoring_interval_s": None,
-                        "created_at": now,
-                    }
-                ],
-            )
-        for a_rows, t_rows, l_rows in rows(keys.account_id(AccountRef(USER)), cols, now):
-            connection.execute(analyses.insert(), a_rows)
-            connection.execute(trades.insert(), t_rows)
-            connection.execute(ai_learning_data.insert(), l_rows)
+                [{"id": account_id, "user_id": USER, "venue": "paper", "sub_account": 0,
+                  "monitoring_active": False, "monitoring_interval_s": None, "created_at": now}],
+            )  # fmt: skip
+        stored = _Stored(connection.dialect.name)
+        for a_rows, t_rows, l_rows in stored_rows(account_id, cols, now, stored):
+            _write(connection, analyses, a_rows)
+            _write(connection, trades, t_rows)
+            _write(connection, ai_learning_data, l_rows)
     return time.perf_counter() - started
 
 
