@@ -35,11 +35,15 @@ class DriftCodec:
     def __init__(self, idl_path: Path = BUNDLED_IDL) -> None:
         self.idl = Idl.from_json(idl_path.read_text())
         self.coder = Coder(self.idl)
+        self._templates: dict[str, Any] = {}
 
     def template(self, account: str) -> Any:
-        """A decoded all-zero account of that type (its dataclass, ready for `dataclasses.replace`)."""
-        disc = self.coder.accounts.acc_name_to_discriminator[account]
-        return self.coder.accounts.decode(disc + bytes(_SIZES[account] - 8))
+        """A decoded all-zero account of that type (its dataclass, ready for `dataclasses.replace`; shared,
+        so never mutate it in place)."""
+        if account not in self._templates:
+            disc = self.coder.accounts.acc_name_to_discriminator[account]
+            self._templates[account] = self.coder.accounts.decode(disc + bytes(_SIZES[account] - 8))
+        return self._templates[account]
 
     def encode(self, account: str, value: Any) -> bytes:
         return bytes(self.coder.accounts.build(NamedInstruction(name=account, data=value)))
@@ -48,7 +52,10 @@ class DriftCodec:
         return self.coder.accounts.decode(data)
 
     def event_template(self, name: str) -> Any:
-        return self.coder.events.layouts[name].parse(bytes(4096))
+        key = "event:" + name
+        if key not in self._templates:
+            self._templates[key] = self.coder.events.layouts[name].parse(bytes(4096))
+        return self._templates[key]
 
     def event_line(self, name: str, value: Any) -> str:
         """A `Program data: …` log line carrying the event, as the program emits it."""

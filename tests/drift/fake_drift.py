@@ -12,7 +12,8 @@ All amounts are Drift integers: base 1e9, price 1e6, quote 1e6, funding 1e9.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from driftpy.addresses import (
@@ -108,12 +109,13 @@ class FakeDrift:
         self.markets: dict[int, SimMarket] = {}
         for index, (name, price) in markets.items():
             oracle = Pubkey.create_with_seed(Pubkey.default(), f"oracle-{index}", program_id)
-            self.markets[index] = SimMarket(index, name, oracle, int(float(price) * PRICE))
+            self.markets[index] = SimMarket(index, name, oracle, int(Decimal(price) * PRICE))
         self.quote_oracle = Pubkey.create_with_seed(Pubkey.default(), "oracle-usdc", program_id)
         self.users: dict[Pubkey, SimUser] = {}
         self.keeper = Pubkey.create_with_seed(Pubkey.default(), "keeper", program_id)
         self.liquidator = Pubkey.create_with_seed(Pubkey.default(), "liquidator", program_id)
         self.next_liquidation_id = 1
+        self._encoded: dict[tuple[Any, ...], bytes] = {}
         self.order_records = True  # False: a program that logs no OrderRecord (venues must cope)
         self.liquidation_fills = True  # False: a liquidation logs only its LiquidationRecord
         self._order_tmpl = codec.template("User").orders[0]
@@ -129,19 +131,35 @@ class FakeDrift:
 
     def accounts(self) -> dict[Pubkey, bytes]:
         """Every account the program owns, encoded."""
-        out: dict[Pubkey, bytes] = {self.state: self._state()}
-        for market in self.markets.values():
-            out[get_perp_market_public_key(self.program_id, market.index)] = self._perp_market(market)
-            out[market.oracle] = self._oracle(market.price)
-        out[get_spot_market_public_key(self.program_id, 0)] = self._spot_market()
+        out: dict[Pubkey, bytes] = {self.state: self._cached(("state",), self._state)}
+        for m in self.markets.values():
+            key = ("perp", m.index, m.price, m.cumulative_funding, m.step_size)
+            out[get_perp_market_public_key(self.program_id, m.index)] = self._cached(
+                key, lambda m=m: self._perp_market(m)
+            )
+            out[m.oracle] = self._oracle(m.price)
+        out[get_spot_market_public_key(self.program_id, 0)] = self._cached(("spot",), self._spot_market)
         out[self.quote_oracle] = self._oracle(PRICE)
         for user in self.users.values():
-            out[user.pubkey] = self._user(user)
-            stats = get_user_stats_account_public_key(self.program_id, user.authority)
-            out[stats] = self.codec.encode(
-                "UserStats", replace(self.codec.template("UserStats"), authority=user.authority)
+            positions = sorted((m, astuple(p)) for m, p in user.positions.items())
+            state = (user.collateral, user.next_order_id, positions, [astuple(o) for o in user.orders])
+            out[user.pubkey] = self._cached(
+                ("user", str(user.pubkey), repr(state)), lambda u=user: self._user(u)
             )
+            stats = get_user_stats_account_public_key(self.program_id, user.authority)
+            out[stats] = self._cached(("stats", str(user.authority)), lambda u=user: self._user_stats(u))
         return out
+
+    def _cached(self, key: tuple[Any, ...], build: Any) -> bytes:
+        """Encoding is slow: accounts whose inputs did not change are encoded once."""
+        if key not in self._encoded:
+            self._encoded[key] = build()
+        return self._encoded[key]
+
+    def _user_stats(self, user: SimUser) -> bytes:
+        return self.codec.encode(
+            "UserStats", replace(self.codec.template("UserStats"), authority=user.authority)
+        )
 
     def _state(self) -> bytes:
         state = self.codec.template("State")
