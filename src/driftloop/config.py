@@ -43,7 +43,8 @@ class DriftSettings(BaseSettings):
     rpc_url: str = "https://api.mainnet-beta.solana.com"
     keypair_path: Path | None = None
     keypair: SecretStr | None = None
-    sub_account: int = Field(default=0, ge=0, le=65535)  # the default sub-account of new trades
+    # the wallet's Drift sub-account that driftloop's sub-account 0 trades on (sub-account n: SUB_ACCOUNT + n)
+    sub_account: int = Field(default=0, ge=0, le=65535)
     env: Literal["mainnet", "devnet"] = "mainnet"
     program_id: str = "dRiftyHA39MWEi3m9aunc5MzRF1JYuBsbn6VPcn33UH"
     idl_path: Path | None = None  # None: driftpy's bundled Drift v2 IDL

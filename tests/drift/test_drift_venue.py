@@ -230,3 +230,18 @@ def test_position_details_by_driftpy_math(world: DriftWorld) -> None:
         await venue.close()
 
     asyncio.run(go())
+
+
+def test_the_sub_account_setting_picks_the_drift_sub_account(world: DriftWorld) -> None:
+    async def go() -> None:
+        venue = world.venue(sub_account=2)  # driftloop's sub-account 0 trades on Drift sub-account 2
+        placement = await venue.place_bracket(bracket())
+        assert placement.accepted
+        assert [o.user_order_id for o in world.user(2).orders] == [1, 2, 3]
+        assert world.user(0).orders == []
+        assert venue.user_address(ALICE) == world.user(2).pubkey
+        world.fill_market_orders(0)
+        assert [(p.market_index, p.size) for p in await venue.positions(ALICE)] == [(0, D(2))]
+        await venue.close()
+
+    asyncio.run(go())

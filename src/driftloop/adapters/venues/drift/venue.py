@@ -12,7 +12,8 @@
 - Positions, open orders and marks are read fresh from the chain (the User account, the oracle).
 - Every driftpy/RPC error is translated once, here, into TemporaryError / RejectedError / ConfigError.
 
-One venue serves one wallet: an `AccountRef`'s `sub_account` is the Drift sub-account of that wallet.
+One venue serves one wallet: an `AccountRef`'s `sub_account` n trades on the wallet's Drift sub-account
+`settings.sub_account` + n (the setting picks the sub-account of driftloop's default sub-account 0).
 """
 
 from __future__ import annotations
@@ -150,8 +151,12 @@ class DriftVenue:
             except Exception:  # closing is best effort
                 log.debug("closing the Drift client failed", exc_info=True)
 
+    def drift_sub_account(self, account: AccountRef) -> int:
+        """The wallet's Drift sub-account a driftloop account trades on."""
+        return self.settings.sub_account + account.sub_account
+
     def user_address(self, account: AccountRef) -> Pubkey:
-        return get_user_account_public_key(self._program_id, self.authority, account.sub_account)
+        return get_user_account_public_key(self._program_id, self.authority, self.drift_sub_account(account))
 
     async def _user(self, account: AccountRef) -> Any:
         """The User account, read fresh (and handed to driftpy's subscriber so its math sees it too)."""
@@ -161,7 +166,7 @@ class DriftVenue:
             resp = await c.connection.get_account_info(address, Commitment(self.settings.commitment))
         if resp.value is None:
             raise ConfigError(
-                f"Drift sub-account {account.sub_account} of {self.authority} does not exist "
+                f"Drift sub-account {self.drift_sub_account(account)} of {self.authority} does not exist "
                 f"(program {self._program_id}); create it and deposit collateral first"
             )
         user = c.program.coder.accounts.decode(bytes(resp.value.data))
@@ -169,13 +174,12 @@ class DriftVenue:
         for order in user.orders:  # open orders seen now are recognised when they fill later
             if convert.variant(order.status) == "Open":
                 known.setdefault(int(order.order_id), convert.OrderInfo.of(order))
-        if account.sub_account not in c.client.users:
+        sub = self.drift_sub_account(account)
+        if sub not in c.client.users:
             async with boundary(self._errors, "subscribing to the Drift user account"):
-                c.client.sub_account_ids.append(account.sub_account)
-                await c.client.add_user(account.sub_account)
-        c.client.users[account.sub_account].account_subscriber.update_data(
-            DataAndSlot(resp.context.slot, user)
-        )
+                c.client.sub_account_ids.append(sub)
+                await c.client.add_user(sub)
+        c.client.users[sub].account_subscriber.update_data(DataAndSlot(resp.context.slot, user))
         return user
 
     # --- reads -------------------------------------------------------------------------------------------
@@ -223,7 +227,7 @@ class DriftVenue:
         async with boundary(self._errors, "computing position details"):
             await c.client.account_subscriber.fetch()
             await self._user(account)
-            drift_user = c.client.get_user(account.sub_account)
+            drift_user = c.client.get_user(self.drift_sub_account(account))
             pnl = drift_user.get_unrealized_pnl(with_funding=False, market_index=market_index)
             pnl_funding = drift_user.get_unrealized_pnl(with_funding=True, market_index=market_index)
             liq = drift_user.get_perp_liq_price(market_index)
@@ -255,7 +259,7 @@ class DriftVenue:
         )
         if reason is not None:
             return Placement(accepted=False, reason=reason)
-        sub = request.account.sub_account
+        sub = self.drift_sub_account(request.account)
         self._attempted.add(request.trade_id)
         async with self._lock(), boundary(self._errors, "placing the bracket"):
             c.client.active_sub_account_id = sub
@@ -296,7 +300,7 @@ class DriftVenue:
             hold, entry = timedelta(minutes=request.max_hold_minutes), placement.order_ids.get(OrderLeg.ENTRY)
             limit = TimeLimit(request.trade_id, request.market_index, entry, hold, self.clock.now())
             self.time_limits.arm(request.account, limit)
-        sub, signature = request.account.sub_account, placement.tx_id
+        sub, signature = self.drift_sub_account(request.account), placement.tx_id
         log.info("placed bracket %s on sub-account %d: %s", request.trade_id, sub, signature)
         return placement
 
@@ -345,8 +349,8 @@ class DriftVenue:
         c = await self.connect()
         await self._user(account)
         async with self._lock(), boundary(self._errors, "cancelling an order"):
-            c.client.active_sub_account_id = account.sub_account
-            await c.client.cancel_order(order_id, sub_account_id=account.sub_account)
+            c.client.active_sub_account_id = sub = self.drift_sub_account(account)
+            await c.client.cancel_order(order_id, sub_account_id=sub)
 
     def _lock(self) -> asyncio.Lock:
         """Transactions are built one at a time: driftpy keys remaining accounts on the active sub-account."""
@@ -410,8 +414,8 @@ class DriftVenue:
             params = orders.close_order(limit.market_index, size, uid)
             c = await self.connect()
             async with self._lock(), boundary(self._errors, "closing at the time limit"):
-                c.client.active_sub_account_id = account.sub_account
-                await c.client.place_perp_order(params, sub_account_id=account.sub_account)
+                c.client.active_sub_account_id = sub = self.drift_sub_account(account)
+                await c.client.place_perp_order(params, sub_account_id=sub)
             self.time_limits.done(account, limit.trade_id)
             log.info(
                 "time limit of %s: closing %s in market %d",
