@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -330,12 +329,9 @@ def test_decimals_are_text_on_sqlite(engine: Engine, db_backend: str) -> None:
 
 def test_save_many_thousand_trades(engine: Engine) -> None:
     trades = [make_trade(f"a-{i:04d}", ts=T0 + timedelta(minutes=i)) for i in range(1_000)]
-    started = time.perf_counter()
     save(engine, *trades)
-    elapsed = time.perf_counter() - started
     with SqlUnitOfWork(engine) as uow:
         loaded = uow.trades.list_for_run("run-1")
     assert loaded == [as_stored(t) for t in trades]
     assert count(engine, tables.fills) == 2_000
     assert count(engine, tables.ai_learning_data) == 1_000
-    assert elapsed < 10, f"save_many of 1,000 trades took {elapsed:.2f} s"
