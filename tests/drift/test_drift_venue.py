@@ -245,3 +245,19 @@ def test_the_sub_account_setting_picks_the_drift_sub_account(world: DriftWorld) 
         await venue.close()
 
     asyncio.run(go())
+
+
+def test_cursors_of_an_account_without_history_and_malformed_ones(world: DriftWorld) -> None:
+    async def go() -> None:
+        venue = world.venue()
+        empty = await venue.events_since(ALICE, None)  # nothing ever happened on the account
+        assert (list(empty.fills), empty.cursor) == ([], "")
+        assert (await venue.events_since(ALICE, empty.cursor)).cursor == ""
+        await venue.place_bracket(bracket())
+        world.fill_market_orders(0)
+        assert [f.leg for f in (await venue.events_since(ALICE, "")).fills] == [OrderLeg.ENTRY]
+        with pytest.raises(ValueError, match="cursor"):
+            await venue.events_since(ALICE, "42")  # e.g. a paper venue's cursor
+        await venue.close()
+
+    asyncio.run(go())

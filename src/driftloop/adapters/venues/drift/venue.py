@@ -35,6 +35,7 @@ from driftpy.drift_client import DriftClient
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Commitment
 from solders.pubkey import Pubkey
+from solders.signature import Signature
 
 from driftloop.adapters.clock import SystemClock
 from driftloop.adapters.venues.drift import convert, orders, program
@@ -361,8 +362,12 @@ class DriftVenue:
     # --- events ------------------------------------------------------------------------------------------
 
     async def events_since(self, account: AccountRef, cursor: str | None) -> VenueEvents:
-        """The sub-account's fills and funding in transactions after `cursor` (a signature; None: all),
-        oldest first, and the newest signature read as the next cursor."""
+        """The sub-account's fills and funding in transactions after `cursor` (a signature; None or "": all),
+        oldest first, and the newest signature read as the next cursor ("" while the account has none).
+        A cursor that is not a transaction signature raises ValueError."""
+        cursor = cursor or None
+        if cursor is not None and not _is_signature(cursor):
+            raise ValueError(f"not a Drift venue cursor (a transaction signature): {cursor!r}")
         c = await self.connect()
         address = self.user_address(account)
         async with boundary(self._errors, "reading the Drift event history"):
@@ -430,6 +435,14 @@ class DriftVenue:
         self.subscriptions.append(subscription)
         subscription.start()
         return subscription
+
+
+def _is_signature(value: str) -> bool:
+    try:
+        Signature.from_string(value)
+    except Exception:
+        return False
+    return True
 
 
 def _pubkey(value: str, name: str) -> Pubkey:
