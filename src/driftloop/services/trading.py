@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -73,6 +74,7 @@ class TradingService:
         self._retry = retry or RetryPolicy()
         self._interval = monitor_interval
         self._policies = PolicyBook(uow_factory)
+        self._storing = asyncio.Lock()
 
     async def place_trade(
         self,
@@ -91,9 +93,8 @@ class TradingService:
         except UnknownMarketError as exc:
             raise InputError(str(exc), field="symbol") from None
         account = AccountRef(user_id, venue, sub_account)
-        with self._uow() as uow:
-            existing = uow.trades.find_live(user_id, analysis.id)
-            holder = uow.trades.open_trade_in(account, market)
+        # database work runs in a worker thread: the event loop (monitor loops, requests) keeps going
+        existing, holder = await asyncio.to_thread(self._lookup, user_id, analysis.id, account, market)
         if existing is not None:
             return existing
         trade = Trade(
@@ -105,14 +106,25 @@ class TradingService:
             market_index=market,
             side=analysis.side,
         )
-        decision = self._policy(user_id, policy).decide(user_id, analysis)
+        chosen = await asyncio.to_thread(self._policy, user_id, policy)
+        decision = chosen.decide(user_id, analysis)
         trade.learning_data = decision.as_learning_data()
         reason = self._skip_reason(analysis, decision, holder)
         if reason is None:
             await self._execute(trade, account, market, decision)
         else:
             trade.reason = reason
-        return self._store(trade)
+        async with self._storing:  # one store at a time: the race check below stays exact
+            stored = await asyncio.to_thread(self._store, trade)
+        if stored is trade and trade.status is TradeStatus.OPEN and self._on_trade:
+            self._on_trade(trade.account.user_id)
+        return stored
+
+    def _lookup(
+        self, user_id: str, analysis_id: str, account: AccountRef, market: int
+    ) -> tuple[Trade | None, str | None]:
+        with self._uow() as uow:
+            return uow.trades.find_live(user_id, analysis_id), uow.trades.open_trade_in(account, market)
 
     def _policy(self, user_id: str, choice: Policy | str | None) -> Policy:
         """The configured policy, another one, or by name: `raw` or `learned` (from the user's record)."""
@@ -218,7 +230,5 @@ class TradingService:
                 interval = state.interval_seconds if state else self._interval
                 uow.accounts.set_monitoring(trade.account.user_id, True, interval, now)
             uow.commit()
-        if trade.status is TradeStatus.OPEN and self._on_trade:
-            self._on_trade(trade.account.user_id)
         log.info("trade %s %s %s", trade.id, trade.status.value, trade.reason or trade.drift_tx_id)
         return trade
