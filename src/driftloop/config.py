@@ -56,3 +56,6 @@ class DriftSettings(BaseSettings):
     lookup_tables: list[str] | None = None  # address lookup tables; None: driftpy's for `env`
     commitment: Literal["confirmed", "finalized"] = "confirmed"
     request_timeout_seconds: float = Field(default=10.0, gt=0)
+    # transactions one events_since reads at most (oldest first; the rest comes with the next read), so that
+    # the first read of a long account history fits in a monitor cycle's timeout
+    max_transactions_per_read: int = Field(default=250, ge=1)

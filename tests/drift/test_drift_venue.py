@@ -261,3 +261,25 @@ def test_cursors_of_an_account_without_history_and_malformed_ones(world: DriftWo
         await venue.close()
 
     asyncio.run(go())
+
+
+def test_a_long_history_is_read_in_windows(world: DriftWorld) -> None:
+    async def go() -> None:
+        venue = world.venue(max_transactions_per_read=2)
+        await venue.place_bracket(bracket())  # 1 transaction
+        world.fill_market_orders(0)  # 2
+        world.funding(0, 1_000_000)  # 3
+        world.move(0, "94")  # 4: the stop
+        legs: list[OrderLeg] = []
+        funding, cursor, reads = 0, None, 0
+        while True:
+            events = await venue.events_since(ALICE, cursor)
+            if events.cursor == cursor:
+                break
+            legs += [f.leg for f in events.fills]
+            funding += len(events.funding)
+            cursor, reads = events.cursor, reads + 1
+        assert (legs, funding, reads) == ([OrderLeg.ENTRY, OrderLeg.STOP_LOSS], 1, 2)
+        await venue.close()
+
+    asyncio.run(go())

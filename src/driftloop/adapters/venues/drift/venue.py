@@ -362,9 +362,10 @@ class DriftVenue:
     # --- events ------------------------------------------------------------------------------------------
 
     async def events_since(self, account: AccountRef, cursor: str | None) -> VenueEvents:
-        """The sub-account's fills and funding in transactions after `cursor` (a signature; None or "": all),
-        oldest first, and the newest signature read as the next cursor ("" while the account has none).
-        A cursor that is not a transaction signature raises ValueError."""
+        """The sub-account's fills and funding in transactions after `cursor` (a signature; None or "": from
+        the start), oldest first, and the newest signature read as the next cursor ("" while the account has
+        none). At most `max_transactions_per_read` transactions are read; the next read continues from the
+        cursor. A cursor that is not a transaction signature raises ValueError."""
         cursor = cursor or None
         if cursor is not None and not _is_signature(cursor):
             raise ValueError(f"not a Drift venue cursor (a transaction signature): {cursor!r}")
@@ -372,6 +373,7 @@ class DriftVenue:
         address = self.user_address(account)
         async with boundary(self._errors, "reading the Drift event history"):
             statuses = await c.history.signatures(address, until=cursor)
+            statuses = statuses[: self.settings.max_transactions_per_read]
             txs = await c.history.events(statuses)
             fills, funding = await self._account_events(account).read(c.history, txs)
         newest = str(statuses[-1].signature) if statuses else cursor
