@@ -6,8 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from driftloop.adapters.marketdata.history import BarHistory
-from driftloop.adapters.venues.paper.venue import PaperVenue
-from driftloop.bootstrap import Container
+from driftloop.bootstrap import Container, build_venue
 from driftloop.domain.errors import ConfigError
 from driftloop.domain.trade import AccountRef
 from driftloop.services.monitor import Monitor
@@ -37,16 +36,10 @@ def build_loop(
     retry: RetryPolicy | None = None,
     on_cycle: Callable[[CheckResult, float], None] | None = None,
 ) -> LoopApp:
-    """Wire the loop on the configured venue (the paper venue unless one is given)."""
+    """Wire the loop on the given venue, or the configured one (`DRIFTLOOP_VENUE`: paper or drift)."""
     settings = container.settings
     if venue is None:
-        if settings.venue != "paper":
-            raise ConfigError(f"venue {settings.venue!r} is not available in this build (use 'paper')")
-        venue = PaperVenue(
-            taker_fee_bps=settings.taker_fee_bps,
-            slippage_bps=settings.slippage_bps,
-            maintenance_margin_ratio=settings.maintenance_margin_ratio,
-        )
+        venue = build_venue(settings)
     history = history or BarHistory()
     chosen: Venue = venue
 

@@ -117,3 +117,18 @@ def test_demo_with_missing_candles_file_is_a_clear_error(tmp_path: Path) -> None
     assert result.exit_code == 2
     assert "nope.csv" in result.output + (result.stderr or "")
     assert not (tmp_path / "x.db").exists()
+
+
+def test_the_drift_venue_without_its_extra_is_a_clear_configuration_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    try:
+        import driftpy  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("driftpy is installed here: the drift venv tests the venue itself")
+    monkeypatch.setenv("DRIFTLOOP_VENUE", "drift")
+    result = CliRunner().invoke(app, ["monitor", "--user", "u", "--db", f"sqlite:///{tmp_path / 'x.db'}"])
+    assert result.exit_code != 0
+    assert "driftloop[drift]" in result.output + (result.stderr or "")

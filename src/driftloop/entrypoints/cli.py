@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from driftloop.adapters.marketdata.csv_files import funding_for, read_candles, read_funding
@@ -40,20 +41,21 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except InputError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
     except NotFoundError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
     except DriftloopError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from None
     except typer.Exit:
         raise
     except Exception as exc:
         name = type(exc).__name__
         if name.endswith(("OperationalError", "ArgumentError")) or "sqlalchemy" in type(exc).__module__:
-            err.print(f"[red]error:[/red] database: {str(exc).splitlines()[0][:300]}", highlight=False)
+            first_line = escape(str(exc).splitlines()[0][:300])
+            err.print(f"[red]error:[/red] database: {first_line}", highlight=False)
         else:
             err.print(f"[red]error:[/red] internal error ({name}); nothing was written", highlight=False)
         raise typer.Exit(1) from None
@@ -358,7 +360,7 @@ def serve_command(
                 host=host, port=port, venue=venue, candles=candles, speed=speed, monitor=not no_monitor, db=db
             )
         except ConfigError as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
             raise typer.Exit(2) from None
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlparse
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -111,7 +112,7 @@ def print_import_summary(out: Console, summary: ImportSummary, elapsed: float) -
     out.print(table)
     for issue in summary.issues[:50]:
         when = f"{issue.ts:%Y-%m-%d %H:%M:%S}"
-        out.print(f"[yellow]{issue.kind}[/yellow] market {issue.market_index} {when}: {issue.detail}")
+        out.print(f"[yellow]{issue.kind}[/yellow] market {issue.market_index} {when}: {escape(issue.detail)}")
     if len(summary.issues) > 50:
         out.print(f"… and {len(summary.issues) - 50} more issues (--json lists all)")
     if summary.new_events == 0:

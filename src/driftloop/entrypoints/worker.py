@@ -24,7 +24,7 @@ from driftloop.adapters.marketdata.csv_files import read_candles
 from driftloop.adapters.marketdata.synthetic import generate_candles
 from driftloop.adapters.venues.paper.feed import LiveFeed
 from driftloop.adapters.venues.paper.venue import PaperVenue
-from driftloop.bootstrap import Container, bootstrap
+from driftloop.bootstrap import Container, bootstrap, build_venue
 from driftloop.domain.errors import ConfigError
 from driftloop.domain.markets import market_index
 from driftloop.loop import build_loop
@@ -93,9 +93,7 @@ async def run_worker(
 ) -> None:
     container = bootstrap(database_url=db)
     with single_sqlite_worker(container):
-        settings = container.settings
-        venue = PaperVenue(taker_fee_bps=settings.taker_fee_bps, slippage_bps=settings.slippage_bps,
-                           maintenance_margin_ratio=settings.maintenance_margin_ratio)  # fmt: skip
+        venue = build_venue(container.settings)  # paper (moved by a candle feed) or the live Drift venue
 
         def on_cycle(result: CheckResult, seconds: float) -> None:
             if result.fills_ingested or result.outcomes or result.events:
@@ -104,8 +102,10 @@ async def run_worker(
                                          "ms": round(seconds * 1000, 2)})  # fmt: skip
 
         app = build_loop(container, venue=venue, on_cycle=on_cycle)
-        bars, symbol = _feed_candles(candles, seed)
-        feed = LiveFeed(venue, app.history, bars, market_index(symbol), speed=speed)
+        feed: LiveFeed | None = None
+        if isinstance(venue, PaperVenue):
+            bars, symbol = _feed_candles(candles, seed)
+            feed = LiveFeed(venue, app.history, bars, market_index(symbol), speed=speed)
         for user in users:
             await app.monitor.start_monitoring(user, interval)
         resumed = await app.monitor.resume()
@@ -115,11 +115,17 @@ async def run_worker(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        feeding = asyncio.create_task(feed.run())
+        feeding = asyncio.create_task(feed.run()) if feed is not None else None
         await stop.wait()
         log.info("stopping after the current cycle")
-        feeding.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await feeding
+        if feeding is not None:
+            feeding.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feeding
         await app.monitor.shutdown()
-        log.info("worker stopped", extra={"bars_fed": feed.fed})
+        close = getattr(venue, "close", None)
+        if close is not None:
+            result = close()
+            if asyncio.iscoroutine(result):
+                await result
+        log.info("worker stopped", extra={"bars_fed": feed.fed if feed is not None else 0})
