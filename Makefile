@@ -37,15 +37,15 @@ test-drift: $(DRIFT_STAMP)
 	$(DRIFT_BIN)/python -m pytest -q tests/drift tests/contract $(DRIFT_PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) $(DRIFT_VENV) .pytest_cache .mypy_cache .ruff_cache driftloop.db
+	rm -rf $(VENV) $(DRIFT_VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache driftloop.db
 
 # The benchmarks run in their own venv: the peers they compare with (vectorbt, backtesting.py,
 # pandas + quantstats) and the profilers are never dependencies of driftloop itself.
