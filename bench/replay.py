@@ -241,10 +241,8 @@ def _reason_of(plan: Plan, k: int, bar: int, price: float, limit: Ints, series: 
 
 
 def run_backtesting(series: CandleSeries, plan: Plan) -> tuple[float, Exits, dict[str, Any]]:
-    import os
     import warnings
 
-    os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bar on the table's terminal
     import pandas as pd
     from backtesting import Backtest, Strategy
 

@@ -82,6 +82,7 @@ def _runner(name: str) -> Callable[[Config], list[Row]]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    os.environ.setdefault("TQDM_DISABLE", "1")  # no peer progress bars on the table's terminal
     config, out = parse(argv)
     started = time.perf_counter()
     rows: list[Row] = []
