@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, delete, select, tuple_
+from sqlalchemy import ColumnElement, Connection, Text, and_, cast, delete, select, tuple_
 
 from driftloop.adapters.db.sql import chunks, insert_ignore, upsert
 from driftloop.adapters.db.tables import (
@@ -301,12 +302,34 @@ def rebuild_insights(connection: Connection, user_id: str | None = None) -> int:
     return len(facts)
 
 
+def _scaled_text(text: str) -> int:
+    """A stored decimal's text (SQLite keeps it so; PostgreSQL prints NUMERIC(38, 18) so) as an
+    integer of 10^-18 — the fast path of `scaled` for the exactly-18-places form."""
+    whole, dot, fraction = text.partition(".")
+    if dot and len(fraction) == 18:
+        return int(whole + fraction)
+    return scaled(Decimal(text))
+
+
+# The sums read as text: parsing 18-place text to integers is several times faster than Decimals.
+_BUCKET_TEXT = [
+    cast(insight_buckets.c[name], Text).label(name) if name in DECIMAL_FIELDS else insight_buckets.c[name]
+    for name in FIELD_NAMES
+]
+_DECIMAL_INDEXES = [i for i, name in enumerate(FIELD_NAMES) if name in DECIMAL_FIELDS]
+
+
 def read_insights(connection: Connection, user_id: str) -> tuple[dict[BucketKey, Sums], Equity | None]:
     """A user's buckets and equity state (a few hundred rows whatever the number of trades)."""
-    buckets = {
-        (row.dimension, row.bucket): _sums(row._mapping)
-        for row in connection.execute(select(insight_buckets).where(insight_buckets.c.user_id == user_id))
-    }
+    query = select(insight_buckets.c.dimension, insight_buckets.c.bucket, *_BUCKET_TEXT).where(
+        insight_buckets.c.user_id == user_id
+    )
+    buckets: dict[BucketKey, Sums] = {}
+    for row in connection.execute(query):
+        sums = list(row[2:])
+        for i in _DECIMAL_INDEXES:
+            sums[i] = _scaled_text(sums[i])
+        buckets[(row[0], row[1])] = sums
     found = connection.execute(select(insight_equity).where(insight_equity.c.user_id == user_id)).first()
     return buckets, (_equity(found) if found is not None else None)
 
