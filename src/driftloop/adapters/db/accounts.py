@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, select, tuple_, update
+from sqlalchemy import Connection, select, update
 
 from driftloop.adapters.db import keys, mapping
 from driftloop.adapters.db.sql import chunks, distinct, insert_ignore, upsert
@@ -15,25 +15,29 @@ from driftloop.services.ports import MonitoringState
 
 
 def ensure_accounts(
-    connection: Connection, refs: Iterable[AccountRef], created_at: datetime
+    connection: Connection,
+    refs: Iterable[AccountRef],
+    created_at: datetime,
+    known: set[AccountRef] | None = None,
 ) -> dict[AccountRef, str]:
-    """Get-or-create the accounts of `refs` (insert, ignoring conflicts); returns each one's row id."""
+    """Get-or-create the accounts of `refs` (insert, ignoring conflicts); returns each one's row id.
+
+    Row ids are deterministic (`keys.account_id`), so nothing is read back. `known` holds the
+    accounts this transaction already ensured (they are skipped, and the new ones added).
+    """
     unique = distinct(refs)
-    insert_ignore(connection, accounts, [mapping.account_row(ref, created_at) for ref in unique])
-    ids: dict[AccountRef, str] = {}
-    natural = tuple_(accounts.c.user_id, accounts.c.venue, accounts.c.sub_account)
-    for part in chunks(unique, 500):
-        query = select(accounts.c.id, accounts.c.user_id, accounts.c.venue, accounts.c.sub_account).where(
-            natural.in_([(r.user_id, r.venue, r.sub_account) for r in part])
-        )
-        for row in connection.execute(query):
-            ids[AccountRef(row.user_id, row.venue, row.sub_account)] = row.id
-    return ids
+    missing = unique if known is None else [ref for ref in unique if ref not in known]
+    insert_ignore(connection, accounts, [mapping.account_row(ref, created_at) for ref in missing])
+    if known is not None:
+        known.update(missing)
+    return {ref: keys.account_id(ref) for ref in unique}
 
 
-def ensure_account(connection: Connection, ref: AccountRef, created_at: datetime) -> str:
+def ensure_account(
+    connection: Connection, ref: AccountRef, created_at: datetime, known: set[AccountRef] | None = None
+) -> str:
     """Get-or-create one account; returns its row id."""
-    return ensure_accounts(connection, [ref], created_at)[ref]
+    return ensure_accounts(connection, [ref], created_at, known)[ref]
 
 
 class SqlAccountRepository:
@@ -99,8 +103,9 @@ class SqlAccountRepository:
 class SqlCursorRepository:
     """Where each account's ingestion of a venue stream got to (`ingest_cursors`)."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, known: set[AccountRef] | None = None) -> None:
         self.connection = connection
+        self.known = known
 
     def get(self, account: AccountRef, stream: str) -> str | None:
         """The stored cursor, or None before the first `set`."""
@@ -132,6 +137,6 @@ class SqlCursorRepository:
     def set(self, account: AccountRef, stream: str, cursor: str, at: datetime) -> None:
         """Store the cursor (creating the account on first use); call it in the transaction that
         stores the data read up to it, so both commit or neither does."""
-        account_id = ensure_account(self.connection, account, at)
+        account_id = ensure_account(self.connection, account, at, self.known)
         row = {"account_id": account_id, "stream": stream, "cursor": cursor, "updated_at": at}
         upsert(self.connection, ingest_cursors, [row], ["account_id", "stream"], touch="updated_at")

@@ -15,8 +15,9 @@ from driftloop.domain.trade import AccountRef
 class SqlEventRepository:
     """`loop_events`: recording an event twice keeps the first one (its detail and time)."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, known: set[AccountRef] | None = None) -> None:
         self.connection = connection
+        self.known = known  # accounts this transaction already ensured
 
     def record(self, event: LoopEvent) -> bool:
         """Store the event unless one with its (account, kind, key) exists; True when it is new.
@@ -26,7 +27,7 @@ class SqlEventRepository:
         """
         if len(event.key) > EVENT_KEY:
             raise ValueError(f"event key longer than {EVENT_KEY} characters: {event.key[:60]}...")
-        account_id = ensure_account(self.connection, event.account, event.recorded_at)
+        account_id = ensure_account(self.connection, event.account, event.recorded_at, self.known)
         kind = str(event.kind)
         row = {
             "id": keys.event_pk(account_id, kind, event.key),

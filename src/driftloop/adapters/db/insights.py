@@ -153,10 +153,6 @@ def _bucket_row(user_id: str, key: BucketKey, sums: Sequence[int]) -> dict[str, 
     return row
 
 
-def _sums(row: Any) -> Sums:
-    return [scaled(row[name]) if name in DECIMAL_FIELDS else int(row[name]) for name in FIELD_NAMES]
-
-
 def _equity_row(user_id: str, e: Equity) -> dict[str, Any]:
     return {
         "user_id": user_id,
@@ -235,48 +231,48 @@ def apply_changes(
     equities: Mapping[str, Equity],
 ) -> None:
     """Move the aggregates of the users concerned by `after − before` (facts around one write made
-    while `lock_users` held those users; `equities` is what it returned)."""
+    while `lock_users` held those users; `equities` is what it returned). A handful of statements
+    whatever the number of users: one read and one write of the buckets, one write of the equities."""
     users = {f.user_id for f in before.values()} | {f.user_id for f in after.values()}
     if not users:
         return
-    changes = delta(before.values(), after.values())
+    mine_before: dict[str, list[TradeFacts]] = defaultdict(list)
+    mine_after: dict[str, list[TradeFacts]] = defaultdict(list)
+    for f in before.values():
+        mine_before[f.user_id].append(f)
+    for f in after.values():
+        mine_after[f.user_id].append(f)
+    equity_rows = []
     for user_id in sorted(users):
-        mine_before = [f for f in before.values() if f.user_id == user_id]
-        mine_after = [f for f in after.values() if f.user_id == user_id]
         state = equities.get(user_id) or lock_users(connection, [user_id])[user_id]
-        updated = _next_equity(connection, user_id, state, mine_before, mine_after)
+        updated = _next_equity(connection, user_id, state, mine_before[user_id], mine_after[user_id])
         if updated != state:
-            upsert(connection, insight_equity, [_equity_row(user_id, updated)], ["user_id"])
-        if user_id in changes:
-            _add_to_buckets(connection, user_id, changes[user_id])
+            equity_rows.append(_equity_row(user_id, updated))
+    upsert(connection, insight_equity, equity_rows, ["user_id"])
+    _add_to_buckets(connection, delta(before.values(), after.values()))
 
 
-def _add_to_buckets(connection: Connection, user_id: str, change: Mapping[BucketKey, Sums]) -> None:
-    keys = sorted(change)
-    where = and_(
-        insight_buckets.c.user_id == user_id,
-        tuple_(insight_buckets.c.dimension, insight_buckets.c.bucket).in_(keys),
-    )
-    stored = {
-        (row.dimension, row.bucket): _sums(row._mapping)
-        for row in connection.execute(select(insight_buckets).where(where))
-    }
+_FULL_KEY = tuple_(insight_buckets.c.user_id, insight_buckets.c.dimension, insight_buckets.c.bucket)
+KEYS_PER_QUERY = 500
+
+
+def _add_to_buckets(connection: Connection, changes: Mapping[str, Mapping[BucketKey, Sums]]) -> None:
+    keys = sorted((user, dim, bucket) for user, change in changes.items() for dim, bucket in change)
+    stored: dict[tuple[str, str, str], Sums] = {}
+    for part in chunks(keys, KEYS_PER_QUERY):
+        stored.update(_read_sums(connection, _FULL_KEY.in_(list(part))))
     rows, emptied = [], []
     for key in keys:
-        total = stored.get(key, [0] * WIDTH)
-        total = [a + b for a, b in zip(total, change[key], strict=True)]
+        user, dim, bucket = key
+        change = changes[user][(dim, bucket)]
+        total = [a + b for a, b in zip(stored.get(key, [0] * WIDTH), change, strict=True)]
         if any(total):
-            rows.append(_bucket_row(user_id, key, total))
+            rows.append(_bucket_row(user, (dim, bucket), total))
         elif key in stored:
             emptied.append(key)
     upsert(connection, insight_buckets, rows, ["user_id", "dimension", "bucket"])
-    if emptied:
-        connection.execute(
-            delete(insight_buckets).where(
-                insight_buckets.c.user_id == user_id,
-                tuple_(insight_buckets.c.dimension, insight_buckets.c.bucket).in_(emptied),
-            )
-        )
+    for part in chunks(emptied, KEYS_PER_QUERY):
+        connection.execute(delete(insight_buckets).where(_FULL_KEY.in_(list(part))))
 
 
 def rebuild_insights(connection: Connection, user_id: str | None = None) -> int:
@@ -319,17 +315,24 @@ _BUCKET_TEXT = [
 _DECIMAL_INDEXES = [i for i, name in enumerate(FIELD_NAMES) if name in DECIMAL_FIELDS]
 
 
-def read_insights(connection: Connection, user_id: str) -> tuple[dict[BucketKey, Sums], Equity | None]:
-    """A user's buckets and equity state (a few hundred rows whatever the number of trades)."""
-    query = select(insight_buckets.c.dimension, insight_buckets.c.bucket, *_BUCKET_TEXT).where(
-        insight_buckets.c.user_id == user_id
-    )
-    buckets: dict[BucketKey, Sums] = {}
+def _read_sums(connection: Connection, where: ColumnElement[bool]) -> dict[tuple[str, str, str], Sums]:
+    """(user, dimension, bucket) → sums of the bucket rows matching `where`."""
+    query = select(
+        insight_buckets.c.user_id, insight_buckets.c.dimension, insight_buckets.c.bucket, *_BUCKET_TEXT
+    ).where(where)
+    out: dict[tuple[str, str, str], Sums] = {}
     for row in connection.execute(query):
-        sums = list(row[2:])
+        sums = list(row[3:])
         for i in _DECIMAL_INDEXES:
             sums[i] = _scaled_text(sums[i])
-        buckets[(row[0], row[1])] = sums
+        out[(row[0], row[1], row[2])] = sums
+    return out
+
+
+def read_insights(connection: Connection, user_id: str) -> tuple[dict[BucketKey, Sums], Equity | None]:
+    """A user's buckets and equity state (a few hundred rows whatever the number of trades)."""
+    found_rows = _read_sums(connection, insight_buckets.c.user_id == user_id)
+    buckets = {(dim, bucket): sums for (_, dim, bucket), sums in found_rows.items()}
     found = connection.execute(select(insight_equity).where(insight_equity.c.user_id == user_id)).first()
     return buckets, (_equity(found) if found is not None else None)
 

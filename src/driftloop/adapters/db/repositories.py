@@ -54,8 +54,9 @@ class SqlTradeRepository:
     and funding payments the store lacks.
     """
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, known: set[AccountRef] | None = None) -> None:
         self.connection = connection
+        self.known = known  # accounts this transaction already ensured
 
     def save(self, trade: Trade, recorded_at: datetime) -> None:
         """Insert or update one trade and everything it carries."""
@@ -76,7 +77,7 @@ class SqlTradeRepository:
 
     def ensure_accounts(self, refs: Iterable[AccountRef], created_at: datetime) -> dict[AccountRef, str]:
         """Get-or-create the accounts of `refs`; returns each one's row id."""
-        return ensure_accounts(self.connection, refs, created_at)
+        return ensure_accounts(self.connection, refs, created_at, self.known)
 
     def _closed_already(self, part: Sequence[Trade]) -> set[str]:
         """Ids of trades in `part` saved as not CLOSED whose stored row is CLOSED."""

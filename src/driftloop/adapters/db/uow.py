@@ -12,6 +12,7 @@ from driftloop.adapters.db.events import SqlEventRepository
 from driftloop.adapters.db.insights import SqlInsightRepository
 from driftloop.adapters.db.repositories import SqlRunRepository, SqlTradeRepository
 from driftloop.domain.ids import digest
+from driftloop.domain.trade import AccountRef
 
 if TYPE_CHECKING:
     from driftloop.services.ports import UnitOfWork
@@ -28,11 +29,13 @@ class _Repositories:
     """The repositories of one open unit, all on its connection."""
 
     def __init__(self, connection: Connection) -> None:
-        self.trades = SqlTradeRepository(connection)
+        # accounts created or confirmed in this transaction: later writes skip ensuring them again
+        self.ensured: set[AccountRef] = set()
+        self.trades = SqlTradeRepository(connection, self.ensured)
         self.runs = SqlRunRepository(connection)
         self.accounts = SqlAccountRepository(connection)
-        self.cursors = SqlCursorRepository(connection)
-        self.events = SqlEventRepository(connection)
+        self.cursors = SqlCursorRepository(connection, self.ensured)
+        self.events = SqlEventRepository(connection, self.ensured)
         self.insights = SqlInsightRepository(connection)
 
 
@@ -132,6 +135,7 @@ class SqlUnitOfWork:
     def rollback(self) -> None:
         """Discard the work since the last commit."""
         self.connection.rollback()
+        self._open().ensured.clear()  # what the rolled-back work created is gone
 
 
 if TYPE_CHECKING:
