@@ -16,10 +16,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Text, and_, cast, delete, select, tuple_
+from sqlalchemy import ColumnElement, Connection, and_, delete, select, tuple_
 
 from driftloop.adapters.db.sql import chunks, insert_ignore, upsert
 from driftloop.adapters.db.tables import (
@@ -32,7 +31,6 @@ from driftloop.adapters.db.tables import (
 )
 from driftloop.domain.history import IMPORT_ANALYST
 from driftloop.learning.aggregates import (
-    DECIMAL_FIELDS,
     FIELD_NAMES,
     WIDTH,
     BucketKey,
@@ -148,8 +146,7 @@ def _user_facts(connection: Connection, user_id: str | None) -> Iterable[TradeFa
 
 def _bucket_row(user_id: str, key: BucketKey, sums: Sequence[int]) -> dict[str, Any]:
     row: dict[str, Any] = {"user_id": user_id, "dimension": key[0], "bucket": key[1]}
-    for name, value in zip(FIELD_NAMES, sums, strict=True):
-        row[name] = unscaled(value) if name in DECIMAL_FIELDS else value
+    row.update(zip(FIELD_NAMES, sums, strict=True))  # decimal sums are ScaledInt columns: ints as they are
     return row
 
 
@@ -298,35 +295,11 @@ def rebuild_insights(connection: Connection, user_id: str | None = None) -> int:
     return len(facts)
 
 
-def _scaled_text(text: str) -> int:
-    """A stored decimal's text (SQLite keeps it so; PostgreSQL prints NUMERIC(38, 18) so) as an
-    integer of 10^-18 — the fast path of `scaled` for the exactly-18-places form."""
-    whole, dot, fraction = text.partition(".")
-    if dot and len(fraction) == 18:
-        return int(whole + fraction)
-    return scaled(Decimal(text))
-
-
-# The sums read as text: parsing 18-place text to integers is several times faster than Decimals.
-_BUCKET_TEXT = [
-    cast(insight_buckets.c[name], Text).label(name) if name in DECIMAL_FIELDS else insight_buckets.c[name]
-    for name in FIELD_NAMES
-]
-_DECIMAL_INDEXES = [i for i, name in enumerate(FIELD_NAMES) if name in DECIMAL_FIELDS]
-
-
 def _read_sums(connection: Connection, where: ColumnElement[bool]) -> dict[tuple[str, str, str], Sums]:
     """(user, dimension, bucket) → sums of the bucket rows matching `where`."""
-    query = select(
-        insight_buckets.c.user_id, insight_buckets.c.dimension, insight_buckets.c.bucket, *_BUCKET_TEXT
-    ).where(where)
-    out: dict[tuple[str, str, str], Sums] = {}
-    for row in connection.execute(query):
-        sums = list(row[3:])
-        for i in _DECIMAL_INDEXES:
-            sums[i] = _scaled_text(sums[i])
-        out[(row[0], row[1], row[2])] = sums
-    return out
+    columns = [insight_buckets.c[name] for name in FIELD_NAMES]  # decimals come back as ints (ScaledInt)
+    query = select(insight_buckets.c.user_id, insight_buckets.c.dimension, insight_buckets.c.bucket, *columns)
+    return {(row[0], row[1], row[2]): list(row[3:]) for row in connection.execute(query.where(where))}
 
 
 def read_insights(connection: Connection, user_id: str) -> tuple[dict[BucketKey, Sums], Equity | None]:

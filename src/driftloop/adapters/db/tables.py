@@ -26,7 +26,7 @@ from sqlalchemy import (
     text,
 )
 
-from driftloop.adapters.db.types import ExactDecimal, JSONDocument, Seconds, UTCDateTime
+from driftloop.adapters.db.types import ExactDecimal, JSONDocument, ScaledInt, Seconds, UTCDateTime
 from driftloop.learning.aggregates import DECIMAL_FIELDS, FIELD_NAMES
 
 NAMING_CONVENTION = {
@@ -251,7 +251,7 @@ insight_buckets = Table(
     Column("dimension", String(16), nullable=False),
     Column("bucket", String(64), nullable=False),
     *(
-        Column(name, ExactDecimal(), nullable=False)
+        Column(name, ScaledInt(), nullable=False)
         if name in DECIMAL_FIELDS
         else Column(name, BigInteger, nullable=False)
         for name in FIELD_NAMES

@@ -3,6 +3,7 @@
 * `ExactDecimal`: `NUMERIC(38, 18)` on PostgreSQL; TEXT on SQLite, whose NUMERIC
   affinity would turn values into binary floats. Values are quantized to 18
   decimal places on the way in and come back as `Decimal` without trailing zeros.
+* `ScaledInt`: the same storage, held in Python as an integer of 10^-18 (exact running sums).
 * `UTCDateTime`: aware datetimes only; stored as UTC, returned as aware UTC.
 * `Seconds`: a duration in (possibly fractional) seconds as a float: DOUBLE
   PRECISION on PostgreSQL; on SQLite the column stays declared INTEGER (as the
@@ -109,6 +110,52 @@ class ExactDecimal(TypeDecorator[Decimal]):
         if inner is None:
             return _read_decimal
         return lambda value: _read_decimal(inner(value))
+
+
+_SCALED_LIMIT = 10 ** (PRECISION)  # |value| < 10^20 in units of 10^-18, as NUMERIC(38, 18) allows
+
+
+def scaled_text(value: int) -> str:
+    """An integer of 10^-18 as the stored text of its decimal, always 18 places ("-1.500000000000000000")."""
+    if not -_SCALED_LIMIT < value < _SCALED_LIMIT:
+        raise ValueError(f"{value}e-18 does not fit NUMERIC({PRECISION}, {SCALE})")
+    whole, fraction = divmod(abs(value), 10**SCALE)
+    return f"{'-' if value < 0 else ''}{whole}.{fraction:018d}"
+
+
+def text_scaled(text: str) -> int:
+    """The inverse of `scaled_text` (any decimal text: other forms go through `Decimal`)."""
+    whole, dot, fraction = text.partition(".")
+    if dot and len(fraction) == SCALE and "e" not in text and "E" not in text:
+        return int(whole + fraction)
+    return int(quantize(Decimal(text)).scaleb(SCALE, _CONTEXT))
+
+
+class ScaledInt(TypeDecorator[int]):
+    """An exact decimal held in Python as an integer of 10^-18 (running sums: integer arithmetic, no
+    rounding). Stored exactly like `ExactDecimal`: NUMERIC(38, 18) on PostgreSQL, 18-place TEXT on
+    SQLite; binding and reading are plain string work, several times cheaper than Decimals."""
+
+    impl = Numeric(PRECISION, SCALE, asdecimal=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String())
+        return dialect.type_descriptor(Numeric(PRECISION, SCALE, asdecimal=True))
+
+    def process_bind_param(self, value: int | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.__class__ is not int:
+            raise TypeError(f"a ScaledInt column takes an int of 10^-18, not {value!r}")
+        text = scaled_text(value)
+        return text if dialect.name == "sqlite" else Decimal(text)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        return text_scaled(value if value.__class__ is str else format(value, "f"))
 
 
 def _read_datetime(value: datetime | None) -> datetime | None:
