@@ -132,3 +132,8 @@ def test_the_drift_venue_without_its_extra_is_a_clear_configuration_error(
     result = CliRunner().invoke(app, ["monitor", "--user", "u", "--db", f"sqlite:///{tmp_path / 'x.db'}"])
     assert result.exit_code != 0
     assert "driftloop[drift]" in result.output + (result.stderr or "")
+    served = CliRunner().invoke(
+        app, ["serve", "--venue", "drift", "--port", "3999", "--db", f"sqlite:///{tmp_path / 'y.db'}"]
+    )
+    assert served.exit_code != 0
+    assert "driftloop[drift]" in served.output + (served.stderr or "")

@@ -338,7 +338,9 @@ def serve_command(
         str, typer.Option("--host", help="Bind address (non-loopback needs a token).")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 3000,
-    venue: Annotated[str, typer.Option("--venue", help="paper (drift: not in this build).")] = "paper",
+    venue: Annotated[
+        str, typer.Option("--venue", help="paper, or drift (live: driftloop[drift], DRIFTLOOP_DRIFT_*).")
+    ] = "paper",
     candles: Annotated[
         Path | None, typer.Option("--candles", help="Paper feed: replay these candles (default synthetic).")
     ] = None,

@@ -25,12 +25,13 @@ from driftloop.adapters.marketdata.history import BarHistory
 from driftloop.adapters.marketdata.synthetic import generate_candles
 from driftloop.adapters.venues.paper.feed import LiveFeed
 from driftloop.adapters.venues.paper.venue import DEFAULT_SYMBOLS, PaperVenue
-from driftloop.bootstrap import bootstrap
+from driftloop.bootstrap import bootstrap, build_venue
 from driftloop.config import Settings
 from driftloop.domain.errors import ConfigError
 from driftloop.domain.markets import market_index
 from driftloop.entrypoints.api.app import create_app
 from driftloop.entrypoints.api.tokens import resolve_token
+from driftloop.services.ports import Venue
 
 log = logging.getLogger("driftloop.serve")
 BAR = timedelta(minutes=5)
@@ -94,8 +95,8 @@ def run_serve(
     if db:
         settings = settings.model_copy(update={"database_url": db})
     settings = settings.model_copy(update={"host": host, "port": port, "venue": venue})
-    if venue != "paper":
-        raise ConfigError(f"venue {venue!r} is not available in this build (use 'paper')")
+    if venue not in ("paper", "drift"):
+        raise ConfigError(f"unknown venue {venue!r}: use 'paper' or 'drift'")
     token = resolve_token(settings, host)
     container = bootstrap(settings)
     # Requests run their database work in worker threads: a pool as large as the threads that may
@@ -104,17 +105,23 @@ def run_serve(
     container.engine = make_engine(
         settings.database_url, schema=settings.database_schema, pool_size=DB_POOL, max_overflow=DB_POOL
     )
-    paper = PaperVenue(
-        taker_fee_bps=settings.taker_fee_bps,
-        slippage_bps=settings.slippage_bps,
-        maintenance_margin_ratio=settings.maintenance_margin_ratio,
-        symbols=dict(DEFAULT_SYMBOLS),
-    )
     history = BarHistory()
-    feeds = build_feeds(paper, history, candles, speed)
-    app = create_app(container, token=token.value, venue=paper, history=history, feeds=feeds, monitor=monitor)
+    chosen: Venue
+    if venue == "paper":
+        paper = PaperVenue(
+            taker_fee_bps=settings.taker_fee_bps,
+            slippage_bps=settings.slippage_bps,
+            maintenance_margin_ratio=settings.maintenance_margin_ratio,
+            symbols=dict(DEFAULT_SYMBOLS),
+        )
+        feeds = build_feeds(paper, history, candles, speed)
+        chosen, feed = paper, str(candles) if candles else "synthetic SOL/BTC/ETH"
+    else:  # the live Drift venue (driftloop[drift]): prices come from its oracles, no feed
+        chosen, feeds, feed = build_venue(settings), [], "the Drift oracles"
+    app = create_app(
+        container, token=token.value, venue=chosen, history=history, feeds=feeds, monitor=monitor
+    )
     where = container.engine.url.render_as_string(hide_password=True)
-    feed = str(candles) if candles else "synthetic SOL/BTC/ETH"
     details = {"url": f"http://{host}:{port}", "token_source": token.origin, "database": where, "feed": feed}
     log.info("driftloop API starting", extra={**details, "speed": speed, "monitor": monitor})
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
