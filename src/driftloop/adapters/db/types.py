@@ -80,6 +80,13 @@ def _read_decimal(value: Any) -> Decimal | None:
     return Decimal(text)
 
 
+def _exact_storage(dialect: Dialect) -> TypeEngine[Any]:
+    """NUMERIC(38, 18) on PostgreSQL; TEXT on SQLite (whose NUMERIC affinity would make floats)."""
+    if dialect.name == "sqlite":
+        return dialect.type_descriptor(String())
+    return dialect.type_descriptor(Numeric(PRECISION, SCALE, asdecimal=True))
+
+
 class ExactDecimal(TypeDecorator[Decimal]):
     """An exact decimal column: NUMERIC(38, 18) on PostgreSQL, TEXT on SQLite."""
 
@@ -87,9 +94,7 @@ class ExactDecimal(TypeDecorator[Decimal]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "sqlite":
-            return dialect.type_descriptor(String())
-        return dialect.type_descriptor(Numeric(PRECISION, SCALE, asdecimal=True))
+        return _exact_storage(dialect)
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
         if value is None:
@@ -140,9 +145,7 @@ class ScaledInt(TypeDecorator[int]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "sqlite":
-            return dialect.type_descriptor(String())
-        return dialect.type_descriptor(Numeric(PRECISION, SCALE, asdecimal=True))
+        return _exact_storage(dialect)
 
     def process_bind_param(self, value: int | None, dialect: Dialect) -> Any:
         if value is None:
