@@ -186,7 +186,7 @@ def test_a_failed_cancel_of_an_orphan_is_retried_by_a_later_cycle(engine: Engine
     """On a venue that keeps reduce-only triggers after a close, a failed cancel of the orphaned
     sibling does not lose the outcome, and a later cycle cancels it."""
     order = wave1(0)[0]
-    retry = RetryPolicy(attempts=2, base_delay=0.0005, max_delay=0.001, timeout=0.02)
+    retry = RetryPolicy(attempts=2, base_delay=0.0005, max_delay=0.001, timeout=2.0)  # errors only
 
     async def go() -> None:
         venues: list[FaultyVenue] = []
