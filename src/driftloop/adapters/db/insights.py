@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, delete, select, tuple_
+from sqlalchemy import ColumnElement, Connection, Text, and_, cast, delete, select, tuple_
 
 from driftloop.adapters.db.sql import chunks, insert_ignore, upsert
 from driftloop.adapters.db.tables import (
@@ -29,8 +29,10 @@ from driftloop.adapters.db.tables import (
     insight_equity,
     trades,
 )
+from driftloop.adapters.db.types import text_scaled
 from driftloop.domain.history import IMPORT_ANALYST
 from driftloop.learning.aggregates import (
+    DECIMAL_FIELDS,
     FIELD_NAMES,
     WIDTH,
     BucketKey,
@@ -297,9 +299,25 @@ def rebuild_insights(connection: Connection, user_id: str | None = None) -> int:
 
 def _read_sums(connection: Connection, where: ColumnElement[bool]) -> dict[tuple[str, str, str], Sums]:
     """(user, dimension, bucket) → sums of the bucket rows matching `where`."""
-    columns = [insight_buckets.c[name] for name in FIELD_NAMES]  # decimals come back as ints (ScaledInt)
-    query = select(insight_buckets.c.user_id, insight_buckets.c.dimension, insight_buckets.c.bucket, *columns)
-    return {(row[0], row[1], row[2]): list(row[3:]) for row in connection.execute(query.where(where))}
+    query = select(
+        insight_buckets.c.user_id, insight_buckets.c.dimension, insight_buckets.c.bucket, *_AS_READ
+    )
+    out: dict[tuple[str, str, str], Sums] = {}
+    for row in connection.execute(query.where(where)):
+        sums = list(row[3:])
+        for i in _DECIMAL_INDEXES:
+            sums[i] = text_scaled(sums[i])
+        out[(row[0], row[1], row[2])] = sums
+    return out
+
+
+# The decimal sums are read as their text (PostgreSQL prints NUMERIC(38, 18) with 18 places, SQLite keeps
+# that text): straight to integers, without making a Decimal of each (the driver would).
+_AS_READ = [
+    cast(insight_buckets.c[name], Text).label(name) if name in DECIMAL_FIELDS else insight_buckets.c[name]
+    for name in FIELD_NAMES
+]
+_DECIMAL_INDEXES = [i for i, name in enumerate(FIELD_NAMES) if name in DECIMAL_FIELDS]
 
 
 def read_insights(connection: Connection, user_id: str) -> tuple[dict[BucketKey, Sums], Equity | None]:
