@@ -515,3 +515,49 @@ def test_an_unknown_position_is_reported_never_adopted(engine: Engine) -> None:
     assert row["detail"] == {"marketIndex": 2, "size": "-5", "note": "reported, not adopted"}
     assert {r["market_index"] for r in snap["trades"].values()} == {0}  # nothing adopted on ETH
     assert snap["trades"][order.trade_id]["exit_reason"] == "STOP_LOSS"
+
+
+def test_a_restart_rearms_the_time_limits_a_venue_keeps_in_its_process(engine: Engine) -> None:
+    """The Drift venue enforces maxHoldMinutes itself, in memory: a restarted monitor arms the limits of
+    the open trades again (deadline = entry fill + hold); trades without a hold are left alone."""
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from driftloop.adapters.db.uow import SqlUnitOfWork
+    from driftloop.adapters.venues.paper.venue import PaperVenue
+
+    class TimeKeepingPaper(PaperVenue):
+        def __init__(self) -> None:
+            super().__init__(funding={0: [(datetime(2025, 1, 1, tzinfo=UTC), Decimal(0))]})
+            self.limits: list[tuple[AccountRef, str, int, datetime | None]] = []
+
+        def set_time_limit(
+            self, account: AccountRef, trade_id: str, market_index: int, deadline: datetime | None
+        ) -> None:
+            self.limits.append((account, trade_id, market_index, deadline))
+
+    timed = next(o for o in wave1(0) if o.user.endswith("-time"))  # maxHoldMinutes 30
+    plain = wave1(0)[0]
+
+    async def go() -> None:
+        paper = TimeKeepingPaper()
+        h = LoopHarness(engine, paper=paper)
+        await h.feed(0)
+        await h.place(timed)
+        await h.place(plain)
+        await h.feed(1)  # the entries fill
+        await h.cycle()
+        h.restart()  # a new process: the venue's limits are gone, the stored trades are not
+        resumed = await h.app.monitor.resume()
+        try:
+            assert {timed.user, plain.user} <= set(resumed)
+            with SqlUnitOfWork(engine) as uow:
+                trade = uow.trades.get(timed.trade_id)
+            assert trade is not None and trade.opened_at is not None
+            assert paper.limits == [
+                (timed.account, timed.trade_id, trade.market_index, trade.opened_at + timedelta(minutes=30))
+            ]
+        finally:
+            await h.app.monitor.shutdown()
+
+    asyncio.run(go())

@@ -13,13 +13,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from driftloop.domain.errors import NotFoundError
+from driftloop.domain.errors import ConfigError, NotFoundError
 from driftloop.domain.model import TradeStatus
 from driftloop.domain.trade import AccountRef
 from driftloop.services.monitoring import CheckResult, OutcomeCapture
-from driftloop.services.ports import Clock, Subscription, UnitOfWork, Venue, VenueEvents
+from driftloop.services.ports import Clock, Subscription, TimeLimitedVenue, UnitOfWork, Venue, VenueEvents
 
 log = logging.getLogger(__name__)
 DEFAULT_INTERVAL = 30.0
@@ -108,10 +108,29 @@ class Monitor:
         with self._uow() as uow:
             states = uow.accounts.monitoring()
         resumed = [s.user_id for s in states if s.active]
+        self._rearm_time_limits(resumed)
         for state in states:
             if state.active:
                 self._start_loop(state.user_id, state.interval_seconds)
         return resumed
+
+    def _rearm_time_limits(self, user_ids: list[str]) -> None:
+        """A venue that keeps time limits in its process lost them with the last one: arm them again
+        for the open trades (deadline = entry fill + maxHoldMinutes)."""
+        with self._uow() as uow:
+            trades = [t for user in user_ids for t in uow.trades.open_trades(user)]
+        for trade in trades:
+            hold, entered = trade.analysis.max_hold_minutes, trade.opened_at
+            if hold is None or entered is None:
+                continue
+            try:
+                venue = self._venue_for(trade.account)
+            except ConfigError:  # a trade on another venue than this process runs: its own process re-arms it
+                continue
+            if isinstance(venue, TimeLimitedVenue):
+                venue.set_time_limit(
+                    trade.account, trade.id, trade.market_index, entered + timedelta(minutes=hold)
+                )
 
     def ensure_running(self, user_id: str) -> None:
         """Called after a trade is placed: the user is monitored (stored as such by the trade)."""

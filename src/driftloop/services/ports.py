@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, runtime_checkable
 
 from driftloop.domain.events import LoopEvent
 from driftloop.domain.model import Bar, Fill, FundingPayment, OrderLeg, OrderSide, Side, TradeStatus
@@ -106,6 +106,16 @@ class Venue(Protocol):
     def subscribe(
         self, account: AccountRef, on_events: Callable[[VenueEvents], Awaitable[None]]
     ) -> Subscription: ...
+
+
+@runtime_checkable
+class TimeLimitedVenue(Protocol):
+    """A venue that enforces `maxHoldMinutes` itself and keeps the limits in its process (the Drift venue):
+    a restarted process arms the limits of the open trades again."""
+
+    def set_time_limit(
+        self, account: AccountRef, trade_id: str, market_index: int, deadline: datetime | None
+    ) -> None: ...
 
 
 class MarketData(Protocol):
