@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from driftloop.domain.model import Analysis, Fill, FundingPayment, OrderLeg, Side, TradeStatus
 from driftloop.domain.outcome import Outcome
+
+CALIBRATED_KEYS = ("calibratedWinProb", "calibratedProbability", "calibrated_probability")
+"""Where a decision's calibrated win probability may sit in `learningData` (ours first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,19 @@ class Trade:
     funding: list[FundingPayment] = field(default_factory=list)
     orders: list[OrderRecord] = field(default_factory=list)
     learning_data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def calibrated_probability(self) -> Decimal | None:
+        """The policy's calibrated win probability (0–1), if it recorded one in `learning_data`."""
+        for key in CALIBRATED_KEYS:
+            value = self.learning_data.get(key)
+            if value is None or isinstance(value, bool):
+                continue
+            try:
+                return value if isinstance(value, Decimal) else Decimal(str(value))
+            except (InvalidOperation, ValueError):
+                return None
+        return None
 
     @property
     def stop_loss(self) -> Decimal:

@@ -8,10 +8,12 @@ Brier scores 0–1, money in USD.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from driftloop.domain.errors import NotFoundError
 from driftloop.domain.history import IMPORT_ANALYST
+from driftloop.domain.model import OutcomeClass
 from driftloop.domain.trade import Trade
 from driftloop.learning.aggregates import TradeFacts, aggregate, equity_of, present, scaled
 from driftloop.services.ports import UnitOfWork
@@ -53,7 +55,6 @@ def facts_of_trade(trade: Trade) -> TradeFacts:
     """A trade's facts straight from the domain object (as the store would round them)."""
     o, a = trade.outcome, trade.analysis
     entered = trade.opened_at if trade.opened_at is not None else a.timestamp
-    calibrated = trade.learning_data.get("calibratedWinProb")
     facts = TradeFacts(
         trade_id=trade.id,
         user_id=trade.account.user_id,
@@ -68,13 +69,10 @@ def facts_of_trade(trade: Trade) -> TradeFacts:
     )
     if o is None:
         return facts
-    cal = None if calibrated is None else scaled(_decimal(calibrated))
-    won = 1 if str(o.outcome) == "WIN" else 0
-    return TradeFacts(
-        **{k: getattr(facts, k) for k in ("trade_id", "user_id", "status", "symbol", "timeframe", "side")},
-        leverage=facts.leverage,
-        confidence=facts.confidence,
-        hour=facts.hour,
+    calibrated = trade.calibrated_probability
+    won = 1 if o.outcome is OutcomeClass.WIN else 0
+    return replace(
+        facts,
         outcome=str(o.outcome),
         exit_reason=str(o.exit_reason),
         closed_at=o.closed_at,
@@ -87,23 +85,15 @@ def facts_of_trade(trade: Trade) -> TradeFacts:
         slippage=scaled(o.slippage_bps),
         stated=scaled(o.stated_probability),
         brier=scaled(o.brier),
-        calibrated=cal,
-        calibrated_brier=None if cal is None else scaled((_decimal(calibrated) - won) ** 2),
+        calibrated=None if calibrated is None else scaled(calibrated),
+        calibrated_brier=None if calibrated is None else scaled((calibrated - won) ** 2),
         direction_correct=o.direction_correct,
         accuracy=scaled(o.accuracy_score),
-        forecast=facts.forecast,
     )
-
-
-def _decimal(value: Any) -> Any:
-    from decimal import Decimal
-
-    return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
 def compute_insights(trades: Sequence[Trade]) -> dict[str, Any]:
     """The insights object straight from trades in memory (the reference the store must match)."""
     facts = [facts_of_trade(t) for t in trades]
     buckets = next(iter(aggregate(facts).values()), {})
-    closes = [(f.equity_key, f.pnl) for f in facts if f.equity_key is not None]
-    return present(buckets, equity_of([(k, p) for k, p in closes if k is not None]))
+    return present(buckets, equity_of([(key, f.pnl) for f in facts if (key := f.equity_key) is not None]))

@@ -28,13 +28,13 @@ from driftloop.learning.stats import summarize_by
 from driftloop.services.ports import UnitOfWork
 
 
-def _records(uow: UnitOfWork, user_id: str) -> tuple[list[LearningRecord], dict[str, Any]]:
-    with uow:
-        if not uow.accounts.user_exists(user_id):
-            raise NotFoundError(f"unknown user {user_id!r}")
-        closed = uow.trades.live_trades(user_id, TradeStatus.CLOSED)
-        recorded = present(*uow.insights.read(user_id))["calibration"]
-    return [LearningRecord.from_trade(t) for t in closed if _learns_from(t)], recorded
+def _records(uow: UnitOfWork, user_id: str) -> list[LearningRecord]:
+    """The user's closed trades the engine learns from (unknown user → NotFoundError); the caller's
+    unit of work must be open."""
+    if not uow.accounts.user_exists(user_id):
+        raise NotFoundError(f"unknown user {user_id!r}")
+    closed = uow.trades.live_trades(user_id, TradeStatus.CLOSED)
+    return [LearningRecord.from_trade(t) for t in closed if _learns_from(t)]
 
 
 def learned_calibration(uow: UnitOfWork, user_id: str) -> dict[str, Any]:
@@ -45,7 +45,9 @@ def learned_calibration(uow: UnitOfWork, user_id: str) -> dict[str, Any]:
     construction). `recorded`: the Brier of the calibrated probabilities the
     learned policy recorded at decision time, out of sample.
     """
-    records, recorded = _records(uow, user_id)
+    with uow:
+        records = _records(uow, user_id)
+        recorded = present(*uow.insights.read(user_id))["calibration"]
     calibrator = Calibrator.from_records(records)
     return {
         "trades": len(records),
@@ -66,7 +68,8 @@ def context_statistics(uow: UnitOfWork, user_id: str, level: str = "timeframe") 
     and plain findings about stops and targets."""
     if level not in LEVELS:
         raise InputError(f"must be one of {', '.join(LEVELS)}, got {level!r}", field="level")
-    records, _ = _records(uow, user_id)
+    with uow:
+        records = _records(uow, user_id)
     summaries = summarize_by(records, LEVELS.index(level))
     return {
         "level": level,
@@ -85,7 +88,8 @@ def get_learning_context(
     if timeframe not in {t.value for t in Timeframe}:
         choices = ", ".join(t.value for t in Timeframe)
         raise InputError(f"must be one of {choices}, got {timeframe!r}", field="timeframe")
-    records, _ = _records(uow, user_id)
+    with uow:
+        records = _records(uow, user_id)
     return learning_context(records, symbol, timeframe, analyst=analyst)
 
 

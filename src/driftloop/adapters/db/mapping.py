@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from driftloop.adapters.db import keys
@@ -16,7 +16,6 @@ Row = dict[str, Any]
 HUNDRED = Decimal(100)
 PENDING, COMPLETE = "PENDING", "COMPLETE"
 NO_LEARNING = frozenset({TradeStatus.SKIPPED, TradeStatus.FAILED})
-CALIBRATED_KEYS = ("calibratedWinProb", "calibratedProbability", "calibrated_probability")
 
 
 class InconsistentTradeError(ValueError):
@@ -209,19 +208,6 @@ def funding_rows(trade: Trade) -> list[Row]:
     ]
 
 
-def calibrated_probability(trade: Trade) -> Decimal | None:
-    """The policy's calibrated win probability (0–1), if it recorded one in `learning_data`."""
-    for key in CALIBRATED_KEYS:
-        value = trade.learning_data.get(key)
-        if value is None or isinstance(value, bool):
-            continue
-        try:
-            return value if isinstance(value, Decimal) else Decimal(str(value))
-        except (InvalidOperation, ValueError):
-            return None
-    return None
-
-
 def feedback(o: Outcome) -> dict[str, Any]:
     """The seed's `feedbackData`: exact values as strings (JSON numbers would be floats)."""
 
@@ -247,7 +233,7 @@ def learning_row(trade: Trade, recorded_at: datetime) -> Row | None:
     if trade.status in NO_LEARNING:
         return None
     o = trade.outcome
-    calibrated = calibrated_probability(trade)
+    calibrated = trade.calibrated_probability
     row: Row = {
         "id": keys.learning_pk(trade.id),
         "trade_id": trade.id,

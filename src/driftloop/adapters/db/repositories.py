@@ -41,6 +41,13 @@ def _uncompletes(excluded: Any) -> ColumnElement[bool]:
     return and_(ai_learning_data.c.status == mapping.COMPLETE, excluded.status != mapping.COMPLETE)
 
 
+def _live_of(user_id: str, status: TradeStatus | None = None) -> ColumnElement[bool]:
+    """The user's live trades (of one status if given), through the (account, run, status) index."""
+    user_accounts = select(accounts.c.id).where(accounts.c.user_id == user_id).scalar_subquery()
+    where = and_(trades_table.c.account_id.in_(user_accounts), trades_table.c.run_id == LIVE)
+    return where if status is None else and_(where, trades_table.c.status == str(status))
+
+
 class SqlTradeRepository:
     """Trades with their account, analysis, orders, fills, funding and learning record.
 
@@ -219,12 +226,7 @@ class SqlTradeRepository:
     def closed_since(self, user_id: str, since: datetime | None) -> tuple[list[Trade], datetime | None]:
         """The user's CLOSED live trades last written at or after `since` (all if None), and the latest
         such write time (for the next call)."""
-        user_accounts = select(accounts.c.id).where(accounts.c.user_id == user_id).scalar_subquery()
-        where = and_(
-            trades_table.c.account_id.in_(user_accounts),
-            trades_table.c.run_id == LIVE,
-            trades_table.c.status == CLOSED,
-        )
+        where = _live_of(user_id, TradeStatus.CLOSED)
         if since is not None:
             where = and_(where, trades_table.c.updated_at >= since)
         rows = self.connection.execute(
@@ -244,11 +246,7 @@ class SqlTradeRepository:
 
         Uses the (account, run, status) index of `trades`; four queries whatever the count.
         """
-        user_accounts = select(accounts.c.id).where(accounts.c.user_id == user_id).scalar_subquery()
-        where = and_(trades_table.c.account_id.in_(user_accounts), trades_table.c.run_id == LIVE)
-        if status is not None:
-            where = and_(where, trades_table.c.status == str(status))
-        return load_trades(self.connection, where)
+        return load_trades(self.connection, _live_of(user_id, status))
 
 
 class SqlRunRepository:
