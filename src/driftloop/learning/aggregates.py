@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
+from itertools import chain
 from typing import Any
 
 from driftloop.learning.records import leverage_bucket
@@ -223,44 +224,33 @@ def contributions(f: TradeFacts) -> dict[BucketKey, Sums]:
     return out
 
 
-def add_into(total: dict[BucketKey, Sums], part: Mapping[BucketKey, Sums], sign: int = 1) -> None:
-    """total += sign · part, bucket by bucket."""
-    for key, sums in part.items():
-        into = total.setdefault(key, [0] * WIDTH)
-        for i, value in enumerate(sums):
-            if value:
-                into[i] += sign * value
-
-
-def delta(before: Iterable[TradeFacts], after: Iterable[TradeFacts]) -> dict[str, dict[BucketKey, Sums]]:
-    """Per user: Σ contributions(after) − Σ contributions(before), buckets that changed only."""
-    out: dict[str, dict[BucketKey, Sums]] = {}
-    for sign, facts in ((-1, before), (1, after)):
-        for f in facts:
-            add_into(out.setdefault(f.user_id, {}), contributions(f), sign)
-    return {
-        user: changed
-        for user, buckets in out.items()
-        if (changed := {key: sums for key, sums in buckets.items() if any(sums)})
-    }
-
-
-def aggregate(facts: Iterable[TradeFacts]) -> dict[str, dict[BucketKey, Sums]]:
-    """Per user: every bucket of these trades (a rebuild from scratch; equal to `delta((), facts)`).
+def _signed_sum(signed: Iterable[tuple[int, TradeFacts]]) -> dict[str, dict[BucketKey, Sums]]:
+    """Per user: Σ sign · contributions(facts), buckets that are not all zero only.
 
     Adds whole vectors with `map(operator.add, …)` (C-level loops over Python integers, still exact).
     """
     groups: dict[str, dict[BucketKey, Sums]] = {}
-    for f in facts:
+    for sign, f in signed:
         mine = groups.setdefault(f.user_id, {})
         for key, sums in contributions(f).items():
+            vector = sums if sign == 1 else [-v for v in sums]
             into = mine.get(key)
-            mine[key] = sums if into is None else list(map(operator.add, into, sums))
+            mine[key] = vector if into is None else list(map(operator.add, into, vector))
     return {
         user: changed
         for user, buckets in groups.items()
         if (changed := {key: sums for key, sums in buckets.items() if any(sums)})
     }
+
+
+def delta(before: Iterable[TradeFacts], after: Iterable[TradeFacts]) -> dict[str, dict[BucketKey, Sums]]:
+    """Per user: Σ contributions(after) − Σ contributions(before), buckets that changed only."""
+    return _signed_sum(chain(((-1, f) for f in before), ((1, f) for f in after)))
+
+
+def aggregate(facts: Iterable[TradeFacts]) -> dict[str, dict[BucketKey, Sums]]:
+    """Per user: every bucket of these trades (a rebuild from scratch; equal to `delta((), facts)`)."""
+    return _signed_sum((1, f) for f in facts)
 
 
 @dataclass(frozen=True, slots=True)
