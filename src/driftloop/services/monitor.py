@@ -116,21 +116,22 @@ class Monitor:
 
     def _rearm_time_limits(self, user_ids: list[str]) -> None:
         """A venue that keeps time limits in its process lost them with the last one: arm them again
-        for the open trades (deadline = entry fill + maxHoldMinutes)."""
+        for the open trades (deadline = entry fill + maxHoldMinutes). Other venues cost one read of the
+        users' accounts."""
         with self._uow() as uow:
-            trades = [t for user in user_ids for t in uow.trades.open_trades(user)]
-        for trade in trades:
-            hold, entered = trade.analysis.max_hold_minutes, trade.opened_at
-            if hold is None or entered is None:
-                continue
-            try:
-                venue = self._venue_for(trade.account)
-            except ConfigError:  # a trade on another venue than this process runs: its own process re-arms it
-                continue
-            if isinstance(venue, TimeLimitedVenue):
-                venue.set_time_limit(
-                    trade.account, trade.id, trade.market_index, entered + timedelta(minutes=hold)
-                )
+            for user in user_ids:
+                for account in uow.accounts.accounts_of(user):
+                    try:
+                        venue = self._venue_for(account)
+                    except ConfigError:  # another venue than this process runs: its own process re-arms
+                        continue
+                    if not isinstance(venue, TimeLimitedVenue):
+                        continue
+                    for trade in uow.trades.open_trades(user, account):
+                        hold, entered = trade.analysis.max_hold_minutes, trade.opened_at
+                        if hold is not None and entered is not None:
+                            deadline = entered + timedelta(minutes=hold)
+                            venue.set_time_limit(account, trade.id, trade.market_index, deadline)
 
     def ensure_running(self, user_id: str) -> None:
         """Called after a trade is placed: the user is monitored (stored as such by the trade)."""
