@@ -1,5 +1,6 @@
 """Workload 3: one monitoring cycle (`OutcomeCapture.check_trades` for every user) with many open
-trades: (a) nothing changed, (b) 100 trades closed by their stop (one per user), on SQLite and
+trades: (a) nothing changed, (b) 100 trades closed by their stop (one per user, in
+markets that differ from user to user), on SQLite and
 PostgreSQL, at 1,000 and 10,000 open trades across 100 users (4 sub-accounts each).
 
 The venue is an in-memory stand-in that answers like the paper venue (fills after a cursor,
@@ -250,10 +251,12 @@ async def _measure(url: str, config: Config) -> dict[int, dict[str, float]]:
             quiet = [(await _cycle(capture, users))[0] for _ in range(5)]
             closes = []
             for round_ in range(3):
-                by_user: dict[str, Trade] = {}
+                by_user: dict[str, list[Trade]] = {}
                 for trade in open_trades:
-                    by_user.setdefault(trade.account.user_id, trade)
-                chosen = list(by_user.values())[: config.monitor_closes]
+                    by_user.setdefault(trade.account.user_id, []).append(trade)
+                # one trade per user, in markets and sub-accounts that differ from user to user
+                chosen = [mine[(7 * u + round_) % len(mine)] for u, mine in enumerate(by_user.values())]
+                chosen = chosen[: config.monitor_closes]
                 for trade in chosen:
                     venue.stop_out(trade, T0 + timedelta(minutes=5 * (round_ + 1)))
                 seconds, outcomes = await _cycle(capture, users)

@@ -186,6 +186,28 @@ def test_replay_trades_and_other_users_stay_apart(engine: Engine) -> None:
     assert get_insights(SqlUnitOfWork(engine), "carol")["totalDriftTrades"] == 3
 
 
+AWKWARD_USERS = ['q"uote', "back\\slash", "{br,ace}", "NULL", " ü ñ ", "semi;colon'"]
+
+
+def test_any_user_id_survives_the_bulk_bucket_writes(engine: Engine) -> None:
+    """PostgreSQL writes the buckets as array literals: quotes, backslashes, braces, commas, NULL and
+    non-ASCII in a user id must come back exactly."""
+    rng = random.Random(11)
+    pairs = {user: [live_trade(rng, i, user=user) for i in range(4)] for user in AWKWARD_USERS}
+    save(engine, *(opened for trades in pairs.values() for opened, _ in trades))
+    save(engine, *(closed for trades in pairs.values() for _, closed in trades[:3]))
+    maintained = aggregate_rows(engine)
+    assert {row[0] for row in maintained["insight_buckets"]} == set(AWKWARD_USERS)
+    with SqlUnitOfWork(engine) as uow:
+        uow.insights.rebuild(None)
+        uow.commit()
+    assert aggregate_rows(engine) == maintained
+    for user in AWKWARD_USERS:
+        with SqlUnitOfWork(engine) as uow:
+            expected = compute_insights(uow.trades.live_trades(user))
+        assert get_insights(SqlUnitOfWork(engine), user) == {"userId": user, **expected}
+
+
 def test_a_failed_write_moves_nothing(engine: Engine) -> None:
     rng = random.Random(1)
     opened, closed = live_trade(rng, 0)

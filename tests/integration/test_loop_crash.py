@@ -127,10 +127,10 @@ def install(point: str, monkeypatch: pytest.MonkeyPatch, harness: LoopHarness) -
             if point == "after-trades-saved":
                 crash(True)
 
-    set_cursor = SqlCursorRepository.set
+    set_cursors = SqlCursorRepository.set_many
 
     def set_then_crash(self: SqlCursorRepository, *args: Any) -> None:
-        set_cursor(self, *args)
+        set_cursors(self, *args)
         if point == "after-cursor-set":
             crash(state["closing"] is self.connection)
 
@@ -145,7 +145,7 @@ def install(point: str, monkeypatch: pytest.MonkeyPatch, harness: LoopHarness) -
     monkeypatch.setattr(OutcomeCapture, "_ingest", ingest_then_crash)
     monkeypatch.setattr(repositories, "upsert", upsert_or_crash)
     monkeypatch.setattr(SqlTradeRepository, "save_many", save_then_crash)
-    monkeypatch.setattr(SqlCursorRepository, "set", set_then_crash)
+    monkeypatch.setattr(SqlCursorRepository, "set_many", set_then_crash)
     monkeypatch.setattr(SqlUnitOfWork, "commit", commit_then_crash)
     return crash
 

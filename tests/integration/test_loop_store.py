@@ -213,6 +213,60 @@ def test_events_are_recorded_once(engine: Engine) -> None:
     assert count(engine, tables.loop_events) == 3
 
 
+def test_a_batch_of_events_is_recorded_once_each(engine: Engine) -> None:
+    first = LoopEvent(EventKind.OUTCOME_CAPTURED, ACCOUNT, "tr-1", AT, "tr-1", T0)
+    second = LoopEvent(EventKind.OUTCOME_CAPTURED, OTHER_SUB, "tr-2", AT, "tr-2", T0)
+    fresh = LoopEvent(EventKind.OUTCOME_CAPTURED, AccountRef("user-3"), "tr-3", AT)  # a new account
+    with SqlUnitOfWork(engine) as uow:
+        assert uow.events.record(first)
+        assert uow.events.record_many([]) == []
+        # stored already, new, the same one again in the batch, new on an account created by the batch
+        assert uow.events.record_many([first, second, second, fresh]) == [False, True, False, True]
+        uow.commit()
+    with SqlUnitOfWork(engine) as uow:
+        assert uow.events.record_many([second, fresh]) == [False, False]
+        assert uow.events.for_user("user-1") == [first, second]
+        assert uow.accounts.user_exists("user-3")
+        with pytest.raises(ValueError, match="key"):
+            uow.events.record_many([first, dataclasses.replace(second, key="k" * 501)])
+    assert count(engine, tables.loop_events) == 3
+
+
+def test_cursors_of_many_accounts_are_set_at_once(engine: Engine) -> None:
+    new = AccountRef("user-2", "paper", 3)
+    with SqlUnitOfWork(engine) as uow:
+        uow.cursors.set(ACCOUNT, "fills", "c-1", AT)
+        uow.cursors.set_many({ACCOUNT: "c-2", OTHER_SUB: "o-1", new: "n-1"}, "fills", AT + timedelta(1))
+        uow.cursors.set_many({}, "fills", AT)
+        uow.commit()
+    with SqlUnitOfWork(engine) as uow:
+        got = uow.cursors.of_users(["user-1", "user-2"], "fills")
+        assert got == {"user-1": {ACCOUNT: "c-2", OTHER_SUB: "o-1"}, "user-2": {new: "n-1"}}
+        assert uow.cursors.get(ACCOUNT, "funding") is None
+
+
+def test_open_trades_of_loads_only_the_markets_asked_for(engine: Engine) -> None:
+    def in_market(aid: str, account: AccountRef, market: int) -> Trade:
+        return dataclasses.replace(open_trade(aid, account, minutes=int(aid[2:])), market_index=market)
+
+    a0, a1, b0, b2 = (
+        in_market("a-1", ACCOUNT, 0),
+        in_market("a-2", ACCOUNT, 1),
+        in_market("a-3", OTHER_SUB, 0),
+        in_market("a-4", OTHER_SUB, 2),
+    )
+    early = in_market("a-0", ACCOUNT, 1)
+    save(engine, a0, a1, b0, b2, early, closed(in_market("a-5", ACCOUNT, 1)))
+    with SqlUnitOfWork(engine) as uow:
+        repo = uow.trades
+        # ACCOUNT in market 1 only (not its market-0 trade, though OTHER_SUB asks for market 0)
+        got = repo.open_trades_of({ACCOUNT: {1}, OTHER_SUB: {0, 7}})
+        assert sorted(t.id for t in got) == sorted(t.id for t in (early, a1, b0))
+        assert [t.id for t in got if t.account == ACCOUNT] == [early.id, a1.id]  # oldest analysis first
+        assert {t.id for t in repo.open_trades_of({OTHER_SUB: None, ACCOUNT: set()})} == {b0.id, b2.id}
+        assert repo.open_trades_of({}) == []
+
+
 def test_accounts_and_monitoring_state(engine: Engine) -> None:
     with SqlUnitOfWork(engine) as uow:
         accounts = uow.accounts
@@ -254,6 +308,9 @@ def test_concurrent_units(engine: Engine, db_backend: str) -> None:
         assert first.try_lock_user("user-1")
         assert second.try_lock_user("user-1") is (db_backend == "sqlite")
         assert second.try_lock_user("user-2")
+        held = ["user-1", "user-2", "user-3"] if db_backend == "sqlite" else ["user-2", "user-3"]
+        assert second.try_lock_users(["user-1", "user-2", "user-3", "user-3"]) == held
+        assert second.try_lock_users([]) == []
         first.commit()  # ends the lock and lets the other unit finish
         waiting.result(timeout=10)  # no error
         assert second.try_lock_user("user-1")

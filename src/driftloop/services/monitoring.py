@@ -253,7 +253,7 @@ class OutcomeCapture:
         """Process what the venue reported for these users in one transaction with their cursors."""
         with self._uow() as uow:
             work: list[tuple[CheckResult, _AccountRead]] = []
-            locked = [u for u in changed if uow.try_lock_user(u)]
+            locked = uow.try_lock_users(list(changed))
             for user in changed.keys() - set(locked):
                 result, reads = changed[user]
                 result.skipped_accounts += len(reads)  # another worker holds the user: next cycle
@@ -275,11 +275,12 @@ class OutcomeCapture:
                 for _, read in work
             }
             by_account: dict[AccountRef, list[Trade]] = {account: [] for account in scope}
-            for trade in self._open_trades(uow, scope):
+            for trade in uow.trades.open_trades_of(scope):
                 markets = scope[trade.account]
                 if markets is None or trade.market_index in markets:
                     by_account[trade.account].append(trade)
             trades: list[Trade] = []
+            events: list[tuple[LoopEvent, CheckResult | None]] = []  # recorded together, after the trades
             for result, read in work:
                 markets = scope[read.account]
                 if markets is not None:
@@ -287,10 +288,13 @@ class OutcomeCapture:
                     result.trades_checked += known.total - sum(known.counts.get(m, 0) for m in markets)
                     positions = [p for p in read.positions if p.market_index in markets]
                     read = replace(read, positions=positions)
-                trades += self._process(read, by_account[read.account], result, uow, now)
+                trades += self._process(read, by_account[read.account], result, uow, now, events)
             uow.trades.save_many(trades, now)
-            for _, read in work:
-                uow.cursors.set(read.account, EVENTS_STREAM, read.events.cursor, now)
+            new = uow.events.record_many([event for event, _ in events])
+            for (event, reported), is_new in zip(events, new, strict=True):
+                if reported is not None and is_new:
+                    reported.events.append(event.kind.value)
+            uow.cursors.set_many({read.account: read.events.cursor for _, read in work}, EVENTS_STREAM, now)
             uow.commit()
         for _, read in work:
             account_trades = by_account[read.account]
@@ -309,19 +313,17 @@ class OutcomeCapture:
                 o.venue_order_id for t in closed for o in t.orders
             )
 
-    @staticmethod
-    def _open_trades(uow: UnitOfWork, scope: dict[AccountRef, set[int] | None]) -> list[Trade]:
-        whole = [account for account, markets in scope.items() if markets is None]
-        parts = {account: markets for account, markets in scope.items() if markets}
-        found = uow.trades.open_trades_of(whole) if whole else []
-        if parts:
-            found += uow.trades.open_trades_of(list(parts), sorted(set().union(*parts.values())))
-        return found
-
     def _process(
-        self, read: _AccountRead, trades: list[Trade], result: CheckResult, uow: UnitOfWork, now: datetime
+        self,
+        read: _AccountRead,
+        trades: list[Trade],
+        result: CheckResult,
+        uow: UnitOfWork,
+        now: datetime,
+        events: list[tuple[LoopEvent, CheckResult | None]],
     ) -> list[Trade]:
-        """Fills, funding, closes and reconciliation of one account; returns the trades that changed."""
+        """Fills, funding, closes and reconciliation of one account; returns the trades that changed and
+        adds to `events` what to record (with the result that reports it when new)."""
         account = read.account
         result.trades_checked += len(trades)
         changed = self._ingest(trades, read.events, result, uow, account)
@@ -333,15 +335,13 @@ class OutcomeCapture:
             trade = next(t for t in trades if t.id == trade_id)
             if self._close_if_flat(trade):
                 changed.add(trade.id)
-        for event in findings.events:
-            if uow.events.record(event):
-                result.events.append(event.kind.value)
+        events += [(event, result) for event in findings.events]
         for trade in trades:
             if trade.id in changed and trade.status is TradeStatus.CLOSED and trade.outcome is not None:
                 result.outcomes.append(trade.id)
                 captured = LoopEvent(EventKind.OUTCOME_CAPTURED, account, trade.id, now, trade.id,
                                      trade.outcome.closed_at)  # fmt: skip
-                uow.events.record(captured)
+                events.append((captured, None))
         return [t for t in trades if t.id in changed]
 
     def _ingest(

@@ -5,7 +5,7 @@ Real adapters (SQLAlchemy, driftpy) and in-memory/paper ones implement them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -165,10 +165,18 @@ class CursorRepository(Protocol):
         """Written in the same transaction as the data read up to it."""
         ...
 
+    def set_many(self, cursors: Mapping[AccountRef, str], stream: str, at: datetime) -> None:
+        """`set` for many accounts at once (one statement)."""
+        ...
+
 
 class EventRepository(Protocol):
     def record(self, event: LoopEvent) -> bool:
         """Store the event once per (account, kind, key); True when it is new."""
+        ...
+
+    def record_many(self, events: Sequence[LoopEvent]) -> list[bool]:
+        """`record` for many events at once; each one's "new?" in order."""
         ...
 
     def for_user(self, user_id: str, kind: str | None = None) -> list[LoopEvent]: ...
@@ -206,11 +214,9 @@ class TradeRepository(Protocol):
         oldest first."""
         ...
 
-    def open_trades_of(
-        self, accounts: Sequence[AccountRef], markets: Sequence[int] | None = None
-    ) -> list[Trade]:
-        """The live OPEN trades of several accounts at once (in these markets if given), in a number
-        of round trips independent of theirs."""
+    def open_trades_of(self, scope: Mapping[AccountRef, Collection[int] | None]) -> list[Trade]:
+        """The live OPEN trades of several accounts at once, each in its markets (None: all), in a
+        number of round trips independent of theirs."""
         ...
 
     def order_owners(self, account: AccountRef, venue_order_ids: Sequence[str]) -> dict[str, TradeStatus]:
@@ -284,6 +290,10 @@ class UnitOfWork(Protocol):
     def try_lock_user(self, user_id: str) -> bool:
         """Hold the user for this transaction so that concurrent workers never process it twice
         (PostgreSQL: an advisory transaction lock; SQLite: a single worker, always True)."""
+        ...
+
+    def try_lock_users(self, user_ids: Sequence[str]) -> list[str]:
+        """`try_lock_user` for many users at once; returns those now held."""
         ...
 
     def rollback(self) -> None: ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, select, update
@@ -31,13 +31,6 @@ def ensure_accounts(
     if known is not None:
         known.update(missing)
     return {ref: keys.account_id(ref) for ref in unique}
-
-
-def ensure_account(
-    connection: Connection, ref: AccountRef, created_at: datetime, known: set[AccountRef] | None = None
-) -> str:
-    """Get-or-create one account; returns its row id."""
-    return ensure_accounts(connection, [ref], created_at, known)[ref]
 
 
 class SqlAccountRepository:
@@ -137,6 +130,13 @@ class SqlCursorRepository:
     def set(self, account: AccountRef, stream: str, cursor: str, at: datetime) -> None:
         """Store the cursor (creating the account on first use); call it in the transaction that
         stores the data read up to it, so both commit or neither does."""
-        account_id = ensure_account(self.connection, account, at, self.known)
-        row = {"account_id": account_id, "stream": stream, "cursor": cursor, "updated_at": at}
-        upsert(self.connection, ingest_cursors, [row], ["account_id", "stream"], touch="updated_at")
+        self.set_many({account: cursor}, stream, at)
+
+    def set_many(self, cursors: Mapping[AccountRef, str], stream: str, at: datetime) -> None:
+        """`set` for many accounts in one statement (a monitoring cycle's cursors)."""
+        account_ids = ensure_accounts(self.connection, cursors, at, self.known)
+        rows = [
+            {"account_id": account_ids[account], "stream": stream, "cursor": cursor, "updated_at": at}
+            for account, cursor in cursors.items()
+        ]
+        upsert(self.connection, ingest_cursors, rows, ["account_id", "stream"], touch="updated_at")

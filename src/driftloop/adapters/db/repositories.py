@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -177,23 +177,35 @@ class SqlTradeRepository:
         )
         return load_trades(self.connection, where)
 
-    def open_trades_of(
-        self, accounts: Sequence[AccountRef], markets: Sequence[int] | None = None
-    ) -> list[Trade]:
-        """The live OPEN trades of these accounts (in these markets if given), oldest analysis first
-        per account (four queries per 500 accounts, whatever the number of trades)."""
-        ids = [keys.account_id(a) for a in dict.fromkeys(accounts)]
+    def open_trades_of(self, scope: Mapping[AccountRef, Collection[int] | None]) -> list[Trade]:
+        """The live OPEN trades of these accounts, each in its markets (None: all of them), oldest
+        analysis first per account: a few queries per 500 accounts, whatever the number of trades, and
+        only the trades asked for are loaded (a first narrow query finds them)."""
+        whole = [keys.account_id(a) for a, markets in scope.items() if markets is None]
+        wanted = {(keys.account_id(a), m) for a, markets in scope.items() if markets for m in markets}
         found: list[Trade] = []
-        for part in chunks(ids, 500):
-            where = and_(
-                trades_table.c.account_id.in_(list(part)),
-                trades_table.c.run_id == LIVE,
-                trades_table.c.status == str(TradeStatus.OPEN),
+        for part in chunks(whole, 500):
+            found += load_trades(self.connection, self._live_open(part))
+        scoped = sorted({account_id for account_id, _ in wanted})
+        for part in chunks(scoped, 500):
+            markets = sorted({m for account_id, m in wanted if account_id in set(part)})
+            narrow = select(trades_table.c.id, trades_table.c.account_id, trades_table.c.market_index).where(
+                self._live_open(part), trades_table.c.market_index.in_(markets)
             )
-            if markets is not None:
-                where = and_(where, trades_table.c.market_index.in_(sorted(set(markets))))
-            found += load_trades(self.connection, where)
+            ids = [r.id for r in self.connection.execute(narrow) if (r.account_id, r.market_index) in wanted]
+            loaded: list[Trade] = []
+            for some in chunks(ids, 500):
+                loaded += load_trades(self.connection, trades_table.c.id.in_(list(some)))
+            found += sorted(loaded, key=lambda t: (t.analysis.timestamp, t.analysis.id, t.id))
         return found
+
+    @staticmethod
+    def _live_open(account_ids: Sequence[str]) -> ColumnElement[bool]:
+        return and_(
+            trades_table.c.account_id.in_(list(account_ids)),
+            trades_table.c.run_id == LIVE,
+            trades_table.c.status == str(TradeStatus.OPEN),
+        )
 
     def order_owners(self, account: AccountRef, venue_order_ids: Sequence[str]) -> dict[str, TradeStatus]:
         """For those of the venue's order ids that are ours on this account: the status of their trade."""

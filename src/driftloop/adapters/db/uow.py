@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -17,7 +18,7 @@ from driftloop.domain.trade import AccountRef
 if TYPE_CHECKING:
     from driftloop.services.ports import UnitOfWork
 
-_TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:key)")
+_TRY_LOCKS = text("SELECT key, pg_try_advisory_xact_lock(key) FROM unnest(CAST(:keys AS bigint[])) AS key")
 
 
 def user_lock_key(user_id: str) -> int:
@@ -127,10 +128,16 @@ class SqlUnitOfWork:
         PostgreSQL: a transaction-scoped advisory lock (it never waits). SQLite has a
         single writer and a single worker: always True.
         """
+        return user_id in self.try_lock_users([user_id])
+
+    def try_lock_users(self, user_ids: Sequence[str]) -> list[str]:
+        """`try_lock_user` for many users in one statement; returns those now held, in order."""
         connection = self.connection
-        if connection.dialect.name != "postgresql":
-            return True
-        return bool(connection.execute(_TRY_LOCK, {"key": user_lock_key(user_id)}).scalar_one())
+        if connection.dialect.name != "postgresql" or not user_ids:
+            return list(dict.fromkeys(user_ids))
+        keys = {user: user_lock_key(user) for user in user_ids}
+        held = {key for key, ok in connection.execute(_TRY_LOCKS, {"keys": sorted(set(keys.values()))}) if ok}
+        return [user for user in dict.fromkeys(user_ids) if keys[user] in held]
 
     def rollback(self) -> None:
         """Discard the work since the last commit."""
