@@ -194,3 +194,16 @@ async def test_fifty_parallel_identical_requests_with_one_key_make_one_trade(api
         *(api.post("/api/drift/trade", analysis(id="an-x", subAccount=2)) for _ in range(20))
     )
     assert len({r.json()["tradeId"] for r in plain}) == 1 and count(api, tables.trades) == 2
+
+
+async def test_a_stored_analysis_is_answered_as_stored_after_the_price_moved(api: Api) -> None:
+    """The sides are checked for a new analysis only: once the price crossed the stop, resending the
+    stored analysis returns its trade, while a new one with that stop is refused and stores nothing."""
+    first = (await api.post("/api/drift/trade", analysis(id="an-1", stopLoss=99.5))).json()
+    await api.flat_bars(1, price="99")  # below the stop now
+    again = await api.post("/api/drift/trade", analysis(id="an-1", stopLoss=99.5))
+    assert again.status_code == 200 and again.json()["replayed"] is True
+    assert again.json()["tradeId"] == first["tradeId"]
+    fresh = await api.post("/api/drift/trade", analysis(id="an-2", stopLoss=99.5, subAccount=1))
+    assert fresh.status_code == 422 and fresh.json()["errors"][0]["field"] == "stopLoss"
+    assert count(api, tables.trades) == 1

@@ -163,6 +163,41 @@ def test_live_trade_queries(engine: Engine) -> None:
         assert repo.list_for_run("run-1") == as_stored([replayed])
 
 
+def test_what_placing_checks_first(engine: Engine) -> None:
+    held = open_trade("a-1")
+    gone = closed(open_trade("a-2", OTHER_SUB))
+    save(engine, held, gone, open_trade("a-3", run_id="run-1"))
+    with SqlUnitOfWork(engine) as uow:
+        repo = uow.trades
+        assert repo.placement_state("user-1", "a-1", ACCOUNT, 0) == (True, held.id)
+        assert repo.placement_state("user-1", "a-9", ACCOUNT, 0) == (False, held.id)  # market 0 is held
+        assert repo.placement_state("user-1", "a-9", ACCOUNT, 1) == (False, None)
+        assert repo.placement_state("user-1", "a-2", OTHER_SUB, 0) == (True, None)  # closed: not held
+        assert repo.placement_state("user-1", "a-3", ACCOUNT, 5) == (False, None)  # a replay's analysis
+        assert repo.placement_state("user-2", "a-1", AccountRef("user-2"), 0) == (False, None)
+        assert repo.find_live_many([("user-1", "a-1"), ("user-1", "a-2"), ("user-1", "a-3")]) == {
+            ("user-1", "a-1"): as_stored(held),
+            ("user-1", "a-2"): as_stored(gone),
+        }
+        assert repo.find_live_many([]) == {}
+
+
+def test_keeping_users_monitored(engine: Engine) -> None:
+    new_sub = AccountRef("user-1", "paper", 2)
+    with SqlUnitOfWork(engine) as uow:
+        uow.accounts.set_monitoring("user-1", False, 5.0, AT)  # stopped by the user, interval kept
+        uow.accounts.ensure(new_sub, AT)
+        uow.accounts.ensure(AccountRef("user-2"), AT)  # never monitored
+        uow.accounts.keep_monitored(["user-1", "user-2", "user-2"], 30.0)
+        uow.accounts.keep_monitored([], 30.0)
+        uow.commit()
+    with SqlUnitOfWork(engine) as uow:
+        states = [MonitoringState("user-1", True, 5.0), MonitoringState("user-2", True, 30.0)]
+        assert uow.accounts.monitoring() == states
+        active = select(func.count()).where(tables.accounts.c.monitoring_active.is_(True))
+        assert uow.connection.execute(active.select_from(tables.accounts)).scalar_one() == 3
+
+
 def test_cursor_commits_and_rolls_back_with_the_data(engine: Engine) -> None:
     trade = open_trade()
     with SqlUnitOfWork(engine) as uow:

@@ -153,6 +153,10 @@ class AccountRepository(Protocol):
         """Every user with stored monitoring state (or just the given user)."""
         ...
 
+    def keep_monitored(self, user_ids: Sequence[str], default_interval: float) -> None:
+        """Every account of these users monitored, at the interval each already has, else the default."""
+        ...
+
 
 class CursorRepository(Protocol):
     def get(self, account: AccountRef, stream: str) -> str | None: ...
@@ -209,6 +213,10 @@ class TradeRepository(Protocol):
         """The live trade (run "") made from this analysis of this user, if any."""
         ...
 
+    def find_live_many(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Trade]:
+        """`find_live` for many (user, analysis id) pairs at once: those found, by pair."""
+        ...
+
     def open_trades(self, user_id: str, account: AccountRef | None = None) -> list[Trade]:
         """The user's live trades with status OPEN (entry pending or filled), of one account if given,
         oldest first."""
@@ -223,8 +231,11 @@ class TradeRepository(Protocol):
         """For those venue order ids that belong to our trades on the account: the trade's status."""
         ...
 
-    def open_trade_in(self, account: AccountRef, market_index: int) -> str | None:
-        """The id of the OPEN live trade holding that market on that account (positions net)."""
+    def placement_state(
+        self, user_id: str, analysis_id: str, account: AccountRef, market_index: int
+    ) -> tuple[bool, str | None]:
+        """Whether a live trade of this analysis exists, and the live OPEN trade holding the market on
+        the account if any: what placing checks first, in one round trip."""
         ...
 
     def closed_since(self, user_id: str, since: datetime | None) -> tuple[list[Trade], datetime | None]:

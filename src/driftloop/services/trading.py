@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from decimal import ROUND_DOWN, Decimal
 
@@ -74,7 +74,8 @@ class TradingService:
         self._retry = retry or RetryPolicy()
         self._interval = monitor_interval
         self._policies = PolicyBook(uow_factory)
-        self._storing = asyncio.Lock()
+        self._to_store: list[tuple[Trade, asyncio.Future[Trade]]] = []
+        self._storer: asyncio.Task[None] | None = None
 
     async def place_trade(
         self,
@@ -86,6 +87,24 @@ class TradingService:
         policy: Policy | str | None = None,
     ) -> Trade:
         """Idempotent on (user, analysis id): a retried request returns the same trade."""
+        trade, _ = await self.place_or_find(
+            user_id, analysis, venue=venue, sub_account=sub_account, policy=policy
+        )
+        return trade
+
+    async def place_or_find(
+        self,
+        user_id: str,
+        analysis: Analysis,
+        *,
+        venue: str = "paper",
+        sub_account: int = 0,
+        policy: Policy | str | None = None,
+        check: Callable[[Analysis], Awaitable[None]] | None = None,
+    ) -> tuple[Trade, bool]:
+        """`place_trade`, telling whether the trade is new (False: the one stored for this analysis id
+        before, returned as it is). `check` runs only for a new analysis, before anything is decided or
+        sent: whatever it raises reaches the caller and nothing is stored."""
         if not user_id.strip():
             raise InputError("must not be empty", field="userId")
         try:
@@ -96,7 +115,9 @@ class TradingService:
         # database work runs in a worker thread: the event loop (monitor loops, requests) keeps going
         existing, holder = await asyncio.to_thread(self._lookup, user_id, analysis.id, account, market)
         if existing is not None:
-            return existing
+            return existing, False
+        if check is not None:
+            await check(analysis)
         trade = Trade(
             id=live_trade_id(user_id, analysis.id),
             account=account,
@@ -106,7 +127,10 @@ class TradingService:
             market_index=market,
             side=analysis.side,
         )
-        chosen = await asyncio.to_thread(self._policy, user_id, policy)
+        if policy == "learned":  # read from the user's record: database work, in a worker thread
+            chosen = await asyncio.to_thread(self._policy, user_id, policy)
+        else:
+            chosen = self._policy(user_id, policy)
         decision = chosen.decide(user_id, analysis)
         trade.learning_data = decision.as_learning_data()
         reason = self._skip_reason(analysis, decision, holder)
@@ -114,17 +138,19 @@ class TradingService:
             await self._execute(trade, account, market, decision)
         else:
             trade.reason = reason
-        async with self._storing:  # one store at a time: the race check below stays exact
-            stored = await asyncio.to_thread(self._store, trade)
+        stored = await self._stored(trade)
         if stored is trade and trade.status is TradeStatus.OPEN and self._on_trade:
             self._on_trade(trade.account.user_id)
-        return stored
+        return stored, stored is trade
 
     def _lookup(
         self, user_id: str, analysis_id: str, account: AccountRef, market: int
     ) -> tuple[Trade | None, str | None]:
+        """The trade stored for this analysis if any, and the open trade holding the market if any
+        (one narrow query; the trade is loaded only when it exists)."""
         with self._uow() as uow:
-            return uow.trades.find_live(user_id, analysis_id), uow.trades.open_trade_in(account, market)
+            mine, holder = uow.trades.placement_state(user_id, analysis_id, account, market)
+            return (uow.trades.find_live(user_id, analysis_id) if mine else None), holder
 
     def _policy(self, user_id: str, choice: Policy | str | None) -> Policy:
         """The configured policy, another one, or by name: `raw` or `learned` (from the user's record)."""
@@ -212,23 +238,63 @@ class TradingService:
             if leg in placement.order_ids
         ]
 
-    def _store(self, trade: Trade) -> Trade:
+    async def _stored(self, trade: Trade) -> Trade:
+        """Store the trade (or find the one a concurrent identical request stored first). Trades placed
+        meanwhile are stored together, one transaction per batch (a group commit): under load the cost
+        per trade falls instead of requests queueing behind one another's commits."""
+        future = asyncio.get_running_loop().create_future()
+        self._to_store.append((trade, future))
+        if self._storer is None or self._storer.done():
+            self._storer = asyncio.create_task(self._store_pending(), name="trading:store")
+        # shielded: a caller that goes away (a dropped connection) must not stop its trade being stored
+        return await asyncio.shield(future)
+
+    async def _store_pending(self) -> None:
+        while self._to_store:  # one batch at a time: the race check of each batch stays exact
+            batch, self._to_store = self._to_store, []
+            trades = [trade for trade, _ in batch]
+            try:
+                results: list[Trade | BaseException] = list(await asyncio.to_thread(self._store, trades))
+            except Exception:
+                log.warning("storing %d trades together failed; each alone", len(trades), exc_info=True)
+                results = []
+                for trade in trades:  # so that one bad trade fails alone
+                    try:
+                        results += await asyncio.to_thread(self._store, [trade])
+                    except Exception as exc:
+                        results.append(exc)
+            for (_, future), result in zip(batch, results, strict=True):
+                if isinstance(result, BaseException):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+
+    def _store(self, trades: list[Trade]) -> list[Trade]:
+        """One transaction: each trade stored, or the trade stored first for its analysis (a concurrent
+        identical request's); the users with a new OPEN trade monitored from now on."""
         now = self._clock.now()
+        out: list[Trade] = []
         with self._uow() as uow:
-            raced = uow.trades.find_live(trade.account.user_id, trade.analysis.id)
-            if raced is not None:  # a concurrent identical request stored first
-                return raced
-            uow.accounts.ensure(trade.account, now)
-            uow.trades.save(trade, now)
-            if trade.status is TradeStatus.FAILED:
-                failed = LoopEvent(EventKind.EXECUTION_FAILED, trade.account, trade.id, now, trade.id,
-                                   detail={"reason": trade.reason})  # fmt: skip
-                uow.events.record(failed)
-            if trade.status is TradeStatus.OPEN:
-                # monitored from now on (a new sub-account too), at the interval the user chose if any
-                state = next(iter(uow.accounts.monitoring(trade.account.user_id)), None)
-                interval = state.interval_seconds if state else self._interval
-                uow.accounts.set_monitoring(trade.account.user_id, True, interval, now)
+            first = uow.trades.find_live_many([(t.account.user_id, t.analysis.id) for t in trades])
+            new: list[Trade] = []
+            for trade in trades:
+                key = (trade.account.user_id, trade.analysis.id)
+                if key not in first:
+                    first[key] = trade
+                    new.append(trade)
+                out.append(first[key])
+            uow.trades.save_many(new, now)
+            failed = [
+                LoopEvent(EventKind.EXECUTION_FAILED, t.account, t.id, now, t.id, detail={"reason": t.reason})
+                for t in new
+                if t.status is TradeStatus.FAILED
+            ]
+            uow.events.record_many(failed)
+            # monitored from now on (a new sub-account too), at the interval the user chose if any
+            uow.accounts.keep_monitored(
+                [t.account.user_id for t in new if t.status is TradeStatus.OPEN], self._interval
+            )
             uow.commit()
-        log.info("trade %s %s %s", trade.id, trade.status.value, trade.reason or trade.drift_tx_id)
-        return trade
+        for trade in new:
+            log.info("trade %s %s %s", trade.id, trade.status.value, trade.reason or trade.drift_tx_id)
+        return out

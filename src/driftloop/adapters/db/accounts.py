@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import ColumnElement, Connection, select, update
 
 from driftloop.adapters.db import keys, mapping
 from driftloop.adapters.db.sql import chunks, distinct, insert_ignore, upsert
@@ -73,10 +73,35 @@ class SqlAccountRepository:
     def monitoring(self, user_id: str | None = None) -> list[MonitoringState]:
         """One state per user whose monitoring was ever set (of one user if given), by user id: active
         when any account is, with the interval of an active account (else of any account with one)."""
+        where = accounts.c.user_id == user_id if user_id is not None else accounts.c.user_id.is_not(None)
+        return self._states(where)
+
+    def keep_monitored(self, user_ids: Sequence[str], default_interval: float) -> None:
+        """Every account of these users monitored (new sub-accounts too), at the interval each user
+        already has, else `default_interval`: a statement per distinct interval, none for what is so."""
+        users = sorted(set(user_ids))
+        states: dict[str, MonitoringState] = {}
+        for part in chunks(users, 500):
+            states |= {s.user_id: s for s in self._states(accounts.c.user_id.in_(list(part)))}
+        by_interval: dict[float, list[str]] = {}
+        for user in users:
+            state = states.get(user)
+            by_interval.setdefault(state.interval_seconds if state else default_interval, []).append(user)
+        for interval, group in by_interval.items():
+            for part in chunks(group, 500):
+                stale = accounts.c.monitoring_active.is_not(
+                    True
+                ) | accounts.c.monitoring_interval_s.is_distinct_from(interval)
+                self.connection.execute(
+                    update(accounts)
+                    .where(accounts.c.user_id.in_(list(part)), stale)
+                    .values(monitoring_active=True, monitoring_interval_s=interval)
+                )
+
+    def _states(self, where: ColumnElement[bool]) -> list[MonitoringState]:
         query = (
             select(accounts.c.user_id, accounts.c.monitoring_active, accounts.c.monitoring_interval_s)
-            .where(accounts.c.monitoring_interval_s.is_not(None))
-            .where(accounts.c.user_id == user_id if user_id is not None else accounts.c.user_id.is_not(None))
+            .where(accounts.c.monitoring_interval_s.is_not(None), where)
             .order_by(
                 accounts.c.user_id,
                 accounts.c.monitoring_active.desc(),

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
+from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, ScalarSelect, Select, Table, select
@@ -65,9 +66,11 @@ _LEARNING_COLUMNS += ["stated_probability", "brier"]
 _FILL_COLUMNS = [c for c in fills.c if c.name not in {"id", "venue", "account_id", "recorded_at"}]
 
 
+@cache
 def trade_select() -> Select[Any]:
     """Trades joined with their account, analysis and learning row: the columns `to_trade` reads
-    (prefixed acc_/a_/ld_)."""
+    (prefixed acc_/a_/ld_). Built once (statements are immutable): building it cost as much as
+    running a one-row lookup."""
     return (
         select(
             *_TRADE_COLUMNS,

@@ -6,13 +6,13 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, delete, select
+from sqlalchemy import ColumnElement, Connection, and_, delete, or_, select
 
 from driftloop.adapters.db import keys, mapping
 from driftloop.adapters.db.accounts import ensure_accounts
 from driftloop.adapters.db.insights import apply_changes, facts_of, lock_users
 from driftloop.adapters.db.reading import load_trades
-from driftloop.adapters.db.sql import Row, chunks, insert_ignore, upsert
+from driftloop.adapters.db.sql import Row, chunks, distinct, insert_ignore, upsert
 from driftloop.adapters.db.tables import (
     accounts,
     ai_learning_data,
@@ -166,6 +166,15 @@ class SqlTradeRepository:
         found = load_trades(self.connection, trades_table.c.analysis_pk == analysis_pk)
         return found[0] if found else None
 
+    def find_live_many(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Trade]:
+        """`find_live` for many (user, analysis id) pairs: those found, by pair (one query if none is)."""
+        found: dict[tuple[str, str], Trade] = {}
+        for part in chunks(distinct(pairs), 500):
+            pks = [keys.analysis_pk(user, LIVE, analysis_id) for user, analysis_id in part]
+            for trade in load_trades(self.connection, trades_table.c.analysis_pk.in_(pks)):
+                found[(trade.account.user_id, trade.analysis.id)] = trade
+        return found
+
     def open_trades(self, user_id: str, account: AccountRef | None = None) -> list[Trade]:
         """The user's live OPEN trades (of one account if given), oldest analysis first."""
         if account is None:
@@ -221,19 +230,27 @@ class SqlTradeRepository:
         )
         return {row.venue_order_id: TradeStatus(row.status) for row in self.connection.execute(query)}
 
-    def open_trade_in(self, account: AccountRef, market_index: int) -> str | None:
-        """The id of the live OPEN trade holding that market on that account, if any (one indexed query)."""
-        query = (
-            select(trades_table.c.id)
-            .where(
-                trades_table.c.account_id == keys.account_id(account),
-                trades_table.c.run_id == LIVE,
-                trades_table.c.status == str(TradeStatus.OPEN),
-                trades_table.c.market_index == market_index,
-            )
-            .limit(1)
+    def placement_state(
+        self, user_id: str, analysis_id: str, account: AccountRef, market_index: int
+    ) -> tuple[bool, str | None]:
+        """Before placing: whether a live trade of this analysis exists, and the id of the live OPEN
+        trade holding that market on that account if any (one query over two unique/indexed keys)."""
+        analysis_pk = keys.analysis_pk(user_id, LIVE, analysis_id)
+        holds = and_(
+            trades_table.c.account_id == keys.account_id(account),
+            trades_table.c.run_id == LIVE,
+            trades_table.c.status == str(TradeStatus.OPEN),
+            trades_table.c.market_index == market_index,
         )
-        return self.connection.execute(query).scalar_one_or_none()
+        query = select(trades_table.c.id, trades_table.c.analysis_pk, holds.label("holds")).where(
+            or_(trades_table.c.analysis_pk == analysis_pk, holds)
+        )
+        mine, holder = False, None
+        for row in self.connection.execute(query):
+            mine = mine or row.analysis_pk == analysis_pk
+            if row.holds and holder is None:
+                holder = row.id
+        return mine, holder
 
     def closed_since(self, user_id: str, since: datetime | None) -> tuple[list[Trade], datetime | None]:
         """The user's CLOSED live trades last written at or after `since` (all if None), and the latest

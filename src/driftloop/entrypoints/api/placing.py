@@ -140,24 +140,23 @@ async def place(state: ApiState, request: TradeRequest) -> tuple[int, dict[str, 
     policy = resolve_policy(state, request.policy)
     user = request.user_id
     async with state.analysis_locks.hold(f"{user}\x1f{analysis.id}"):
-        existing = await state.read(lambda uow: uow.trades.find_live(user, analysis.id))
-        if existing is not None:
-            if (
-                not same_analysis(existing.analysis, analysis)
-                or existing.account.sub_account != request.sub_account
-            ):
-                raise ApiError(
-                    409,
-                    f"analysis id {analysis.id!r} was already used for another analysis of {user}",
-                    slug="analysis-conflict",
-                    errors=[
-                        {"field": "id", "location": "body", "message": "already used", "type": "conflict"}
-                    ],
-                )
-            return 200, trade_response(existing, replayed=True)
-        await check_sides(state, analysis)
-        trade = await state.trading.place_trade(
-            user, analysis, venue=state.loop.venue.name, sub_account=request.sub_account, policy=policy
+        # the sides are checked only for a new analysis: a stored one is answered as it was stored
+        trade, new = await state.trading.place_or_find(
+            user,
+            analysis,
+            venue=state.loop.venue.name,
+            sub_account=request.sub_account,
+            policy=policy,
+            check=lambda sent: check_sides(state, sent),
         )
+    if not new:
+        if not same_analysis(trade.analysis, analysis) or trade.account.sub_account != request.sub_account:
+            raise ApiError(
+                409,
+                f"analysis id {analysis.id!r} was already used for another analysis of {user}",
+                slug="analysis-conflict",
+                errors=[{"field": "id", "location": "body", "message": "already used", "type": "conflict"}],
+            )
+        return 200, trade_response(trade, replayed=True)
     state.metrics.trades.labels(trade.status.value).inc()
     return 200, trade_response(trade)
