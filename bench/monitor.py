@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
+from sqlalchemy import text
+
 from bench.common import Config, Row, databases, median
 from driftloop.adapters.clock import SystemClock
 from driftloop.adapters.db.engine import make_engine, migrate
@@ -230,7 +232,7 @@ async def _measure(url: str, config: Config) -> dict[int, dict[str, float]]:
     venue = BenchVenue()
     capture = OutcomeCapture(lambda: SqlUnitOfWork(engine), lambda _: venue, clock)
     users = [f"user-{u:03d}" for u in range(config.monitor_users)]
-    seeded = 0
+    seeded = closes = 0
     open_trades: list[Trade] = []
     figures: dict[int, dict[str, float]] = {}
     try:
@@ -243,13 +245,18 @@ async def _measure(url: str, config: Config) -> dict[int, dict[str, float]]:
                 for user in users:
                     uow.accounts.set_monitoring(user, True, 30.0, clock.now())
                 uow.commit()
+            if engine.dialect.name == "postgresql":
+                # fresh planner statistics after the bulk seed, as autovacuum gives a live database (left
+                # to itself it runs a minute later, and meanwhile plans as if the tables were empty)
+                with engine.begin() as connection:
+                    connection.execute(text("ANALYZE"))
             for trade in fresh:
                 venue.open_trade(trade)
             open_trades += fresh
             for _ in range(2):  # the first full cycle learns what every account holds
                 await _cycle(capture, users)
             quiet = [(await _cycle(capture, users))[0] for _ in range(5)]
-            closes = []
+            cycle_times = []
             for round_ in range(3):
                 by_user: dict[str, list[Trade]] = {}
                 for trade in open_trades:
@@ -257,15 +264,16 @@ async def _measure(url: str, config: Config) -> dict[int, dict[str, float]]:
                 # one trade per user, in markets and sub-accounts that differ from user to user
                 chosen = [mine[(7 * u + round_) % len(mine)] for u, mine in enumerate(by_user.values())]
                 chosen = chosen[: config.monitor_closes]
+                closes += 1  # venue time moves on from size to size: closes arrive in time order
                 for trade in chosen:
-                    venue.stop_out(trade, T0 + timedelta(minutes=5 * (round_ + 1)))
+                    venue.stop_out(trade, T0 + timedelta(minutes=5 * closes))
                 seconds, outcomes = await _cycle(capture, users)
                 assert outcomes == len(chosen), (outcomes, len(chosen))
-                closes.append(seconds)
+                cycle_times.append(seconds)
                 gone = {t.id for t in chosen}
                 open_trades = [t for t in open_trades if t.id not in gone]
                 await _cycle(capture, users)  # orphan cancels settle
-            figures[size] = {"quiet": median(quiet), "closes": median(closes), "open": len(open_trades)}
+            figures[size] = {"quiet": median(quiet), "closes": median(cycle_times), "open": len(open_trades)}
     finally:
         engine.dispose()
     return figures

@@ -180,6 +180,9 @@ def test_what_placing_checks_first(engine: Engine) -> None:
             ("user-1", "a-2"): as_stored(gone),
         }
         assert repo.find_live_many([]) == {}
+        # which venue orders are ours (the orders of `held` are "1", "2", "3"; of `gone` the same ids)
+        owners = repo.order_owners({ACCOUNT: ["2", "9"], OTHER_SUB: ["1"], AccountRef("user-3"): []})
+        assert owners == {ACCOUNT: {"2": OPEN}, OTHER_SUB: {"1": CLOSED}, AccountRef("user-3"): {}}
 
 
 def test_keeping_users_monitored(engine: Engine) -> None:

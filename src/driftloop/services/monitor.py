@@ -23,6 +23,7 @@ from driftloop.services.ports import Clock, Subscription, TimeLimitedVenue, Unit
 
 log = logging.getLogger(__name__)
 DEFAULT_INTERVAL = 30.0
+BATCH_GAP = 0.025  # seconds: the least time from one batch's start to the next one's
 
 
 @dataclass(slots=True)
@@ -81,6 +82,7 @@ class Monitor:
         # loops whose cycle is due now (e.g. woken by one push): run together by one `check_users`
         self._due: dict[str, asyncio.Future[CheckResult]] = {}
         self._runner: asyncio.Task[None] | None = None
+        self._batch_started = float("-inf")
 
     # --- control ----------------------------------------------------------------
 
@@ -133,13 +135,16 @@ class Monitor:
                             deadline = entered + timedelta(minutes=hold)
                             venue.set_time_limit(account, trade.id, trade.market_index, deadline)
 
-    def ensure_running(self, user_id: str) -> None:
-        """Called after a trade is placed: the user is monitored (stored as such by the trade)."""
+    def ensure_running(self, account: AccountRef) -> None:
+        """Called after a trade is placed on the account: its user is monitored (stored as such by the
+        trade) and the account pushed. A known account needs no cycle now: its fills will be pushed."""
+        user_id = account.user_id
         if user_id not in self._loops:
             self._start_loop(user_id, self._interval_of(user_id))
-        else:
-            loop = self._loops[user_id]
-            self._subscribe(user_id, loop)  # the trade may have opened a new sub-account
+            return
+        loop = self._loops[user_id]
+        if account not in loop.subscribed:  # a new sub-account: pushed from now on, and looked at now
+            self._subscribe(user_id, loop)  # (a fill made before the subscription would not be pushed)
             loop.wake.set()
 
     async def shutdown(self) -> None:
@@ -176,8 +181,12 @@ class Monitor:
     async def _run_due(self) -> None:
         await asyncio.sleep(0)  # the other loops woken in this moment join the batch
         while self._due:
+            if (wait := self._batch_started + BATCH_GAP - time.perf_counter()) > 0:
+                # back to back (a busy stream of pushes): the next batch gathers a moment longer, so
+                # that under load many users share one cycle; an idle monitor starts at once
+                await asyncio.sleep(wait)
             batch, self._due = self._due, {}
-            started = time.perf_counter()
+            started = self._batch_started = time.perf_counter()
             try:
                 results: dict[str, CheckResult | Exception] = await self.capture.check_users(list(batch))
             except Exception as exc:

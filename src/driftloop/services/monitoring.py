@@ -150,13 +150,12 @@ class OutcomeCapture:
         self.reconciler.marks_needed.clear()  # asked for again by the next reconciliation if still needed
         if changed:
             self._apply_changed(changed, out, isolate)
-        for user in users:
-            if isinstance(out[user], Exception):
-                continue
-            for account in state[user]:
-                if account not in self._swept:
-                    await self._sweep_orphans(account)
-                await self._retry_orphans(self._venue_for(account), account)
+        served = [
+            account for user in users if not isinstance(out[user], Exception) for account in state[user]
+        ]
+        await self._sweep_orphans([account for account in served if account not in self._swept])
+        for account in served:
+            await self._retry_orphans(self._venue_for(account), account)
         return out
 
     async def _reads(self, cursors: dict[AccountRef, str | None], result: CheckResult) -> list[_AccountRead]:
@@ -225,21 +224,28 @@ class OutcomeCapture:
         await asyncio.sleep(policy.delay(0, self._rng))
         return await with_retry(call, replace(policy, attempts=policy.attempts - 1), self._rng)
 
-    async def _sweep_orphans(self, account: AccountRef) -> None:
+    async def _sweep_orphans(self, accounts: Sequence[AccountRef]) -> None:
         """Once per account and process: orders of ours the venue still holds for trades no longer open
-        (a crash between a capture's commit and its cancels must not leave reduce-only triggers behind)."""
-        venue = self._venue_for(account)
-        try:
-            orders = await with_retry(lambda: venue.open_orders(account), self._retry)
-        except Exception:
-            log.warning("orphan sweep failed for %s; retrying next cycle", account, exc_info=True)
+        (a crash between a capture's commit and its cancels must not leave reduce-only triggers behind).
+        The accounts a cycle meets for the first time are looked up together."""
+        held: dict[AccountRef, list[str]] = {}
+        for account in accounts:
+            venue = self._venue_for(account)
+            try:
+                orders = await with_retry(lambda v=venue, a=account: v.open_orders(a), self._retry)  # type: ignore[misc]
+            except Exception:
+                log.warning("orphan sweep failed for %s; retrying next cycle", account, exc_info=True)
+                continue
+            held[account] = [o.order_id for o in orders]
+        if not held:
             return
         with self._uow() as uow:
-            owners = uow.trades.order_owners(account, [o.order_id for o in orders])
-        stale = {oid for oid, status in owners.items() if status is not TradeStatus.OPEN}
-        if stale:
-            self._orphans.setdefault(account, set()).update(stale)
-        self._swept.add(account)
+            owners = uow.trades.order_owners(held)
+        for account, statuses in owners.items():
+            stale = {oid for oid, status in statuses.items() if status is not TradeStatus.OPEN}
+            if stale:
+                self._orphans.setdefault(account, set()).update(stale)
+            self._swept.add(account)
 
     async def _read(self, account: AccountRef, cursor: str | None) -> _AccountRead:
         venue = self._venue_for(account)

@@ -227,8 +227,11 @@ class TradeRepository(Protocol):
         number of round trips independent of theirs."""
         ...
 
-    def order_owners(self, account: AccountRef, venue_order_ids: Sequence[str]) -> dict[str, TradeStatus]:
-        """For those venue order ids that belong to our trades on the account: the trade's status."""
+    def order_owners(
+        self, orders: Mapping[AccountRef, Sequence[str]]
+    ) -> dict[AccountRef, dict[str, TradeStatus]]:
+        """For each account, those of its venue order ids that belong to our trades: the trade's status
+        (many accounts in one round trip)."""
         ...
 
     def placement_state(

@@ -62,7 +62,7 @@ class TradingService:
         venue_for: Callable[[AccountRef], Venue],
         clock: Clock,
         policy: Policy | None = None,
-        on_trade: Callable[[str], None] | None = None,
+        on_trade: Callable[[AccountRef], None] | None = None,
         retry: RetryPolicy | None = None,
         monitor_interval: float = 30.0,
     ):
@@ -140,7 +140,7 @@ class TradingService:
             trade.reason = reason
         stored = await self._stored(trade)
         if stored is trade and trade.status is TradeStatus.OPEN and self._on_trade:
-            self._on_trade(trade.account.user_id)
+            self._on_trade(trade.account)
         return stored, stored is trade
 
     def _lookup(

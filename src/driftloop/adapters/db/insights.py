@@ -187,30 +187,32 @@ def lock_users(connection: Connection, user_ids: Iterable[str]) -> dict[str, Equ
     return {row.user_id: _equity(row) for row in connection.execute(query)}
 
 
-def _closed_pnls(connection: Connection, user_id: str) -> list[tuple[tuple[datetime, str], int]]:
-    query = (
-        select(trades.c.closed_at, trades.c.id, trades.c.pnl_usd)
-        .join(accounts, accounts.c.id == trades.c.account_id)
-        .where(
-            accounts.c.user_id == user_id,
-            trades.c.run_id == LIVE,
-            trades.c.status == "CLOSED",
-            trades.c.closed_at.is_not(None),
-            trades.c.outcome.is_not(None),
+def _closed_pnls(
+    connection: Connection, user_ids: Sequence[str]
+) -> dict[str, list[tuple[tuple[datetime, str], int]]]:
+    """Each user's closed live trades as ((closed_at, id), pnl), one query per 500 users."""
+    out: dict[str, list[tuple[tuple[datetime, str], int]]] = {user: [] for user in user_ids}
+    for part in chunks(list(user_ids), 500):
+        query = (
+            select(accounts.c.user_id, trades.c.closed_at, trades.c.id, trades.c.pnl_usd)
+            .join(accounts, accounts.c.id == trades.c.account_id)
+            .where(
+                accounts.c.user_id.in_(list(part)),
+                trades.c.run_id == LIVE,
+                trades.c.status == "CLOSED",
+                trades.c.closed_at.is_not(None),
+                trades.c.outcome.is_not(None),
+            )
         )
-    )
-    return [((r.closed_at, r.id), _opt(r.pnl_usd) or 0) for r in connection.execute(query)]
+        for r in connection.execute(query):
+            out[r.user_id].append(((r.closed_at, r.id), _opt(r.pnl_usd) or 0))
+    return out
 
 
-def _next_equity(
-    connection: Connection,
-    user_id: str,
-    state: Equity,
-    before: Sequence[TradeFacts],
-    after: Sequence[TradeFacts],
-) -> Equity:
-    """The user's equity state after these changes: extended in place when they only append closes
-    after the last one, recomputed from the stored trades otherwise (out of order, corrections)."""
+def _extended(state: Equity, before: Sequence[TradeFacts], after: Sequence[TradeFacts]) -> Equity | None:
+    """The user's equity state after these changes when they only append closes after the last one
+    (extended in place); None when it must be recomputed from the stored trades (out of order,
+    corrections)."""
     old = {f.trade_id: (f.equity_key, f.pnl) for f in before if f.equity_key is not None}
     new = {f.trade_id: (f.equity_key, f.pnl) for f in after if f.equity_key is not None}
     if old == {k: v for k, v in new.items() if k in old} and old.keys() <= new.keys():
@@ -220,7 +222,7 @@ def _next_equity(
             return state
         if last is None or appended[0][0] > last:
             return state.extend(appended)
-    return equity_of(_closed_pnls(connection, user_id))
+    return None
 
 
 def apply_changes(
@@ -231,7 +233,8 @@ def apply_changes(
 ) -> None:
     """Move the aggregates of the users concerned by `after − before` (facts around one write made
     while `lock_users` held those users; `equities` is what it returned). A handful of statements
-    whatever the number of users: one read and one write of the buckets, one write of the equities."""
+    whatever the number of users: one read and one write of the buckets, one write of the equities,
+    one read of the closed trades of the users whose equity curve must be recomputed."""
     users = {f.user_id for f in before.values()} | {f.user_id for f in after.values()}
     if not users:
         return
@@ -241,12 +244,19 @@ def apply_changes(
         mine_before[f.user_id].append(f)
     for f in after.values():
         mine_after[f.user_id].append(f)
-    equity_rows = []
-    for user_id in sorted(users):
-        state = equities.get(user_id) or lock_users(connection, [user_id])[user_id]
-        updated = _next_equity(connection, user_id, state, mine_before[user_id], mine_after[user_id])
-        if updated != state:
-            equity_rows.append(_equity_row(user_id, updated))
+    missing = sorted(users - equities.keys())
+    states = {**equities, **(lock_users(connection, missing) if missing else {})}
+    updated: dict[str, Equity | None] = {
+        user: _extended(states[user], mine_before[user], mine_after[user]) for user in sorted(users)
+    }
+    recompute = [user for user, state in updated.items() if state is None]
+    for user, closes in (_closed_pnls(connection, recompute) if recompute else {}).items():
+        updated[user] = equity_of(closes)
+    equity_rows = [
+        _equity_row(user, state)
+        for user, state in updated.items()
+        if state is not None and state != states[user]
+    ]
     upsert(connection, insight_equity, equity_rows, ["user_id"])
     _add_to_buckets(connection, delta(before.values(), after.values()))
 

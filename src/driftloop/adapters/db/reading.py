@@ -94,6 +94,9 @@ def load_trades(connection: Connection, where: ColumnElement[bool]) -> list[Trad
         return _load_trades(connection, where)
 
 
+FEW_TRADES = 1_000
+
+
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector: a bulk load allocates several tracked objects per row
@@ -114,7 +117,13 @@ def _load_trades(connection: Connection, where: ColumnElement[bool]) -> list[Tra
     rows = connection.execute(trade_select().where(where).order_by(*order)).mappings().all()
     if not rows:
         return []
-    ids = select(trades.c.id).where(where).scalar_subquery()
+    # the children of a few trades by their ids (index lookups); of many, by the same `where` again
+    # (one statement however many: a list of ids that long would cost more to send and plan)
+    ids: ScalarSelect[Any] | list[str] = (
+        [row["id"] for row in rows]
+        if len(rows) <= FEW_TRADES
+        else select(trades.c.id).where(where).scalar_subquery()
+    )
     fills_by = _children(connection, fills, _FILL_COLUMNS, ids, fills.c.ts)
     funding_by = _children(connection, funding_payments, list(funding_payments.c), ids, funding_payments.c.ts)
     orders_by = _children(connection, trade_orders, list(trade_orders.c), ids)
@@ -132,7 +141,7 @@ def _load_trades(connection: Connection, where: ColumnElement[bool]) -> list[Tra
 
 
 def _children(
-    connection: Connection, table: Table, columns: list[Any], ids: ScalarSelect[Any], *order: Any
+    connection: Connection, table: Table, columns: list[Any], ids: ScalarSelect[Any] | list[str], *order: Any
 ) -> dict[str, list[Mapping]]:
     """`columns` of the rows of a child table whose `trade_id` is in `ids`, by trade, in `seq` order."""
     query = select(*columns).where(table.c.trade_id.in_(ids))

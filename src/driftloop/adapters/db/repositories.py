@@ -216,19 +216,25 @@ class SqlTradeRepository:
             trades_table.c.status == str(TradeStatus.OPEN),
         )
 
-    def order_owners(self, account: AccountRef, venue_order_ids: Sequence[str]) -> dict[str, TradeStatus]:
-        """For those of the venue's order ids that are ours on this account: the status of their trade."""
-        if not venue_order_ids:
-            return {}
-        query = (
-            select(trade_orders.c.venue_order_id, trades_table.c.status)
-            .join(trades_table, trades_table.c.id == trade_orders.c.trade_id)
-            .where(
-                trades_table.c.account_id == keys.account_id(account),
-                trade_orders.c.venue_order_id.in_(list(venue_order_ids)),
+    def order_owners(
+        self, orders: Mapping[AccountRef, Sequence[str]]
+    ) -> dict[AccountRef, dict[str, TradeStatus]]:
+        """For each account, those of its venue order ids that are ours: the status of their trade
+        (one query per 500 accounts)."""
+        out: dict[AccountRef, dict[str, TradeStatus]] = {account: {} for account in orders}
+        by_id = {keys.account_id(account): account for account, ids in orders.items() if ids}
+        for part in chunks(sorted(by_id), 500):
+            wanted = sorted({oid for account_id in part for oid in orders[by_id[account_id]]})
+            query = (
+                select(trades_table.c.account_id, trade_orders.c.venue_order_id, trades_table.c.status)
+                .join(trades_table, trades_table.c.id == trade_orders.c.trade_id)
+                .where(trades_table.c.account_id.in_(list(part)), trade_orders.c.venue_order_id.in_(wanted))
             )
-        )
-        return {row.venue_order_id: TradeStatus(row.status) for row in self.connection.execute(query)}
+            for row in self.connection.execute(query):
+                account = by_id[row.account_id]
+                if row.venue_order_id in orders[account]:
+                    out[account][row.venue_order_id] = TradeStatus(row.status)
+        return out
 
     def placement_state(
         self, user_id: str, analysis_id: str, account: AccountRef, market_index: int
