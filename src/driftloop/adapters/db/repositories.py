@@ -25,6 +25,7 @@ from driftloop.adapters.db.tables import (
 from driftloop.adapters.db.tables import trades as trades_table
 from driftloop.domain.model import TradeStatus
 from driftloop.domain.trade import AccountRef, Trade
+from driftloop.learning.aggregates import TradeFacts
 from driftloop.services.ports import ReplayRun
 
 LIVE = ""  # the run id of live trading
@@ -46,6 +47,10 @@ def _live_of(user_id: str, status: TradeStatus | None = None) -> ColumnElement[b
     user_accounts = select(accounts.c.id).where(accounts.c.user_id == user_id).scalar_subquery()
     where = and_(trades_table.c.account_id.in_(user_accounts), trades_table.c.run_id == LIVE)
     return where if status is None else and_(where, trades_table.c.status == str(status))
+
+
+def _closed(facts: TradeFacts | None) -> bool:
+    return facts is not None and facts.status == CLOSED
 
 
 class SqlTradeRepository:
@@ -104,11 +109,22 @@ class SqlTradeRepository:
         equities = lock_users(self.connection, {t.account.user_id for t in live})
         live_ids = [t.id for t in live]
         before = facts_of(self.connection, live_ids)
-        self._write_chunk(part, account_ids, at)
+        stale = None
+        if len(live) == len(part):  # the stored statuses are in the facts: no query for them
+            stale = {t.id for t in part if t.status is not TradeStatus.CLOSED and _closed(before.get(t.id))}
+        self._write_chunk(part, account_ids, at, stale)
         apply_changes(self.connection, before, facts_of(self.connection, live_ids), equities)
 
-    def _write_chunk(self, part: Sequence[Trade], account_ids: dict[AccountRef, str], at: datetime) -> None:
-        stale = self._closed_already(part)
+    def _write_chunk(
+        self,
+        part: Sequence[Trade],
+        account_ids: dict[AccountRef, str],
+        at: datetime,
+        stale: set[str] | None = None,
+    ) -> None:
+        """Write a chunk; `stale`: the ids of those saved as not CLOSED whose stored row is (read if None)."""
+        if stale is None:
+            stale = self._closed_already(part)
         trade_rows: list[Row] = []
         analysis_rows: list[Row] = []
         order_rows: list[Row] = []
