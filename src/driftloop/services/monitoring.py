@@ -8,18 +8,15 @@ leaves the database as it was, and the next cycle reads the same events again.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import logging
 import random
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import TypeVar
 
-from driftloop.domain.errors import TemporaryError
 from driftloop.domain.events import EventKind, LoopEvent
 from driftloop.domain.model import ExitReason, Fill, FundingPayment, OrderLeg, TradeStatus
 from driftloop.domain.outcome import DEFAULT_BREAKEVEN_PCT, compute_outcome, extremes_from_bars
@@ -32,7 +29,6 @@ from driftloop.services.retry import RetryPolicy, with_retry
 
 log = logging.getLogger(__name__)
 EVENTS_STREAM = "venue-events"
-T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -211,19 +207,6 @@ class OutcomeCapture:
         with self._uow() as uow:
             return _cursors_of(uow, user_ids)
 
-    async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
-        """`with_retry` with a cheaper first attempt (`asyncio.timeout`, no task per call): the
-        cycle's venue reads are its hot path; faults and timeouts go on through `with_retry`."""
-        policy = self._retry
-        try:
-            async with asyncio.timeout(policy.timeout):
-                return await call()
-        except (TemporaryError, TimeoutError):
-            if policy.attempts <= 1:
-                raise
-        await asyncio.sleep(policy.delay(0, self._rng))
-        return await with_retry(call, replace(policy, attempts=policy.attempts - 1), self._rng)
-
     async def _sweep_orphans(self, accounts: Sequence[AccountRef]) -> None:
         """Once per account and process: orders of ours the venue still holds for trades no longer open
         (a crash between a capture's commit and its cancels must not leave reduce-only triggers behind).
@@ -249,8 +232,8 @@ class OutcomeCapture:
 
     async def _read(self, account: AccountRef, cursor: str | None) -> _AccountRead:
         venue = self._venue_for(account)
-        events = await self._call(lambda: venue.events_since(account, cursor))
-        positions = await self._call(lambda: venue.positions(account))
+        events = await with_retry(lambda: venue.events_since(account, cursor), self._retry, self._rng)
+        positions = await with_retry(lambda: venue.positions(account), self._retry, self._rng)
         held = {p.market_index: p.size for p in positions if p.size != 0}
         marks = await self._marks(venue) if self.reconciler.marks_needed else {}
         return _AccountRead(account, cursor, events, positions, held, marks)

@@ -24,14 +24,21 @@ class RetryPolicy:
         return rng.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
 
 
+_JITTER = random.Random()  # noqa: S311 - jitter, not cryptography (one generator: seeding one costs)
+
+
 async def with_retry(
     call: Callable[[], Awaitable[T]], policy: RetryPolicy, rng: random.Random | None = None
 ) -> T:
-    """Run `call`, retrying `TemporaryError` and timeouts; the last failure propagates."""
-    rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+    """Run `call`, retrying `TemporaryError` and timeouts; the last failure propagates.
+
+    The timeout wraps the call in place (`asyncio.timeout`, no task per attempt): venue calls are on
+    the hot paths of placing and monitoring."""
+    rng = rng or _JITTER
     for attempt in range(policy.attempts):
         try:
-            return await asyncio.wait_for(call(), policy.timeout)
+            async with asyncio.timeout(policy.timeout):
+                return await call()
         except (TemporaryError, TimeoutError):
             if attempt == policy.attempts - 1:
                 raise
