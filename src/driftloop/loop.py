@@ -35,8 +35,11 @@ def build_loop(
     policy: Policy | None = None,
     retry: RetryPolicy | None = None,
     on_cycle: Callable[[CheckResult, float], None] | None = None,
+    *,
+    serving: bool = False,
 ) -> LoopApp:
-    """Wire the loop on the given venue, or the configured one (`DRIFTLOOP_VENUE`: paper or drift)."""
+    """Wire the loop on the given venue, or the configured one (`DRIFTLOOP_VENUE`: paper or drift).
+    `serving`: the process also answers HTTP requests (captures run off its event loop)."""
     settings = container.settings
     if venue is None:
         venue = build_venue(settings)
@@ -59,6 +62,7 @@ def build_loop(
         breakeven_pct=settings.breakeven_pct,
         retry=retry,
         reconciler=Reconciler(),
+        offload=serving,
     )
     monitor = Monitor(capture, container.uow, venue_for, container.clock, on_cycle=on_cycle)
     trading = TradingService(

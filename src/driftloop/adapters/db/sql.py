@@ -32,7 +32,7 @@ def _insert(connection: Connection, table: Table) -> Any:
 def insert_ignore(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert `rows` (executemany), skipping any that conflict with an existing unique key."""
     if rows:
-        connection.execute(_insert(connection, table).on_conflict_do_nothing(), list(rows))
+        connection.execute(_statement(connection, table, "ignore"), list(rows))
 
 
 def insert_or_ignore_one(connection: Connection, table: Table, row: Mapping[str, Any]) -> bool:
@@ -47,9 +47,23 @@ def insert_new(connection: Connection, table: Table, rows: Sequence[Mapping[str,
     reports -1 for an executemany)."""
     if not rows:
         return set()
-    key = next(iter(table.primary_key))
-    stmt = _insert(connection, table).on_conflict_do_nothing().returning(key)
-    return set(connection.execute(stmt, [dict(r) for r in rows]).scalars())
+    return set(connection.execute(_statement(connection, table, "new"), [dict(r) for r in rows]).scalars())
+
+
+def _statement(connection: Connection, table: Table, kind: str) -> Any:
+    """The insert-or-ignore statement of a table (`kind` "new": returning the inserted primary keys),
+    built once per dialect: building it costs about as much as running it for a few rows."""
+    cache_key = (connection.dialect.name, table, kind)
+    stmt = _STATEMENTS.get(cache_key)
+    if stmt is None:
+        stmt = _insert(connection, table).on_conflict_do_nothing()
+        if kind == "new":
+            stmt = stmt.returning(next(iter(table.primary_key)))
+        _STATEMENTS[cache_key] = stmt
+    return stmt
+
+
+_STATEMENTS: dict[tuple[str, Table, str], Any] = {}
 
 
 def upsert(

@@ -93,7 +93,7 @@ def create_app(
         status_cache.clear()
         metrics.on_cycle(result, seconds)
 
-    loop = build_loop(container, venue=venue, history=history, on_cycle=on_cycle)
+    loop = build_loop(container, venue=venue, history=history, on_cycle=on_cycle, serving=True)
     state = ApiState(
         container=container,
         loop=loop,
