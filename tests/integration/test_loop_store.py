@@ -264,6 +264,9 @@ def test_a_batch_of_events_is_recorded_once_each(engine: Engine) -> None:
     with SqlUnitOfWork(engine) as uow:
         assert uow.events.record_many([second, fresh]) == [False, False]
         assert uow.events.for_user("user-1") == [first, second]
+        kinds = [EventKind.OUTCOME_CAPTURED.value]
+        assert uow.events.for_users(["user-3", "user-1", "user-3"], kinds) == [first, second, fresh]
+        assert uow.events.for_users(["user-1"], [EventKind.FILL_MATCHED.value]) == []
         assert uow.accounts.user_exists("user-3")
         with pytest.raises(ValueError, match="key"):
             uow.events.record_many([first, dataclasses.replace(second, key="k" * 501)])

@@ -280,6 +280,7 @@ class OutcomeCapture:
                 markets = scope[trade.account]
                 if markets is None or trade.market_index in markets:
                     by_account[trade.account].append(trade)
+            unmatched = self._unmatched_fills(uow, [read.account for _, read in work])
             trades: list[Trade] = []
             events: list[tuple[LoopEvent, CheckResult | None]] = []  # recorded together, after the trades
             for result, read in work:
@@ -289,7 +290,8 @@ class OutcomeCapture:
                     result.trades_checked += known.total - sum(known.counts.get(m, 0) for m in markets)
                     positions = [p for p in read.positions if p.market_index in markets]
                     read = replace(read, positions=positions)
-                trades += self._process(read, by_account[read.account], result, uow, now, events)
+                mine = by_account[read.account]
+                trades += self._process(read, mine, result, uow, now, events, unmatched[read.account])
             uow.trades.save_many(trades, now)
             new = uow.events.record_many([event for event, _ in events])
             for (event, reported), is_new in zip(events, new, strict=True):
@@ -322,12 +324,14 @@ class OutcomeCapture:
         uow: UnitOfWork,
         now: datetime,
         events: list[tuple[LoopEvent, CheckResult | None]],
+        unmatched: list[Fill],
     ) -> list[Trade]:
-        """Fills, funding, closes and reconciliation of one account; returns the trades that changed and
-        adds to `events` what to record (with the result that reports it when new)."""
+        """Fills (with those recorded unmatched before), funding, closes and reconciliation of one
+        account; returns the trades that changed and adds to `events` what to record (with the result
+        that reports it when new)."""
         account = read.account
         result.trades_checked += len(trades)
-        changed = self._ingest(trades, read.events, result, uow, account)
+        changed = self._ingest(trades, read.events, result, uow, account, unmatched)
         for trade in trades:
             if trade.status is TradeStatus.OPEN and self._close_if_flat(trade):
                 changed.add(trade.id)
@@ -352,12 +356,13 @@ class OutcomeCapture:
         result: CheckResult,
         uow: UnitOfWork,
         account: AccountRef,
+        earlier: list[Fill],
     ) -> set[str]:
-        """Attach new fills and funding to their trades, in venue time (duplicates are dropped)."""
+        """Attach new fills and earlier unmatched ones, and funding, to their trades, in venue time
+        (duplicates are dropped)."""
         by_order = {o.venue_order_id: t for t in trades for o in t.orders}
         changed: set[str] = set()
         seen = {f.fill_id for t in trades for f in t.fills}
-        earlier = self._unmatched_fills(uow, account)
         for fill in sorted(_unique_fills([*earlier, *events.fills]), key=lambda f: f.ts):
             if fill.fill_id in seen:
                 continue
@@ -393,17 +398,30 @@ class OutcomeCapture:
                     trade.entry_price, trade.size = position.avg_entry, position.entry_size
         return changed
 
-    def _unmatched_fills(self, uow: UnitOfWork, account: AccountRef) -> list[Fill]:
-        """Fills recorded as unmatched and not matched since (looked up only while there may be some)."""
-        if not self._has_unmatched.get(account, True):
-            return []
-        events = uow.events.for_user(account.user_id, EventKind.FILL_UNMATCHED.value)
-        matched = {e.key for e in uow.events.for_user(account.user_id, EventKind.FILL_MATCHED.value)
-                   if e.account == account}  # fmt: skip
-        pending = [fill_from_json(e.detail["fill"]) for e in events
-                   if e.account == account and e.key not in matched and "fill" in e.detail]  # fmt: skip
-        self._has_unmatched[account] = bool(pending)
-        return pending
+    def _unmatched_fills(
+        self, uow: UnitOfWork, accounts: Sequence[AccountRef]
+    ) -> dict[AccountRef, list[Fill]]:
+        """Per account, the fills recorded as unmatched and not matched since (looked up, in one query,
+        only for the accounts that may have some)."""
+        out: dict[AccountRef, list[Fill]] = {account: [] for account in accounts}
+        maybe = {account for account in accounts if self._has_unmatched.get(account, True)}
+        if not maybe:
+            return out
+        kinds = [EventKind.FILL_UNMATCHED.value, EventKind.FILL_MATCHED.value]
+        events = [
+            e for e in uow.events.for_users(sorted({a.user_id for a in maybe}), kinds) if e.account in maybe
+        ]
+        matched = {(e.account, e.key) for e in events if e.kind is EventKind.FILL_MATCHED}
+        for e in events:
+            if (
+                e.kind is EventKind.FILL_UNMATCHED
+                and (e.account, e.key) not in matched
+                and "fill" in e.detail
+            ):
+                out[e.account].append(fill_from_json(e.detail["fill"]))
+        for account in maybe:
+            self._has_unmatched[account] = bool(out[account])
+        return out
 
     def _close_if_flat(self, trade: Trade) -> bool:
         """Compute the outcome of a trade whose fills bring it flat."""

@@ -185,6 +185,10 @@ class EventRepository(Protocol):
 
     def for_user(self, user_id: str, kind: str | None = None) -> list[LoopEvent]: ...
 
+    def for_users(self, user_ids: Sequence[str], kinds: Sequence[str] | None = None) -> list[LoopEvent]:
+        """The events of many users (of these kinds if given) in one round trip, in recorded order."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class ReplayRun:

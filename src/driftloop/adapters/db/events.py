@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Connection, select
 
 from driftloop.adapters.db import keys
 from driftloop.adapters.db.accounts import ensure_accounts
-from driftloop.adapters.db.sql import insert_new
+from driftloop.adapters.db.sql import chunks, insert_new
 from driftloop.adapters.db.tables import EVENT_KEY, accounts, loop_events
 from driftloop.domain.events import EventKind, LoopEvent
 from driftloop.domain.trade import AccountRef
@@ -65,23 +66,30 @@ class SqlEventRepository:
 
     def for_user(self, user_id: str, kind: str | None = None) -> list[LoopEvent]:
         """The user's events (of one kind if given), in the order they were recorded."""
-        query = (
-            select(loop_events, accounts.c.venue, accounts.c.sub_account)
-            .join(accounts, accounts.c.id == loop_events.c.account_id)
-            .where(loop_events.c.user_id == user_id)
-            .order_by(loop_events.c.recorded_at, loop_events.c.kind, loop_events.c.key, loop_events.c.id)
-        )
-        if kind is not None:
-            query = query.where(loop_events.c.kind == str(kind))
-        return [
-            LoopEvent(
-                kind=EventKind(row.kind),
-                account=AccountRef(user_id, row.venue, row.sub_account),
-                key=row.key,
-                recorded_at=row.recorded_at,
-                trade_id=row.trade_id,
-                venue_ts=row.venue_ts,
-                detail=row.detail,
+        return self.for_users([user_id], None if kind is None else [kind])
+
+    def for_users(self, user_ids: Sequence[str], kinds: Sequence[str] | None = None) -> list[LoopEvent]:
+        """The events of these users (of these kinds if given), in the order they were recorded
+        (one query per 500 users)."""
+        found: list[tuple[tuple[Any, ...], LoopEvent]] = []
+        for part in chunks(sorted(set(user_ids)), 500):
+            query = (
+                select(loop_events, accounts.c.venue, accounts.c.sub_account)
+                .join(accounts, accounts.c.id == loop_events.c.account_id)
+                .where(loop_events.c.user_id.in_(list(part)))
             )
-            for row in self.connection.execute(query)
-        ]
+            if kinds is not None:
+                query = query.where(loop_events.c.kind.in_([str(k) for k in kinds]))
+            for row in self.connection.execute(query):
+                event = LoopEvent(
+                    kind=EventKind(row.kind),
+                    account=AccountRef(row.user_id, row.venue, row.sub_account),
+                    key=row.key,
+                    recorded_at=row.recorded_at,
+                    trade_id=row.trade_id,
+                    venue_ts=row.venue_ts,
+                    detail=row.detail,
+                )
+                found.append(((row.recorded_at, row.kind, row.key, row.id), event))
+        found.sort(key=lambda item: item[0])
+        return [event for _, event in found]
