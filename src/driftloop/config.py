@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     slippage_bps: Decimal = Field(default=Decimal(0), ge=0, le=1000)
     maintenance_margin_ratio: Decimal = Field(default=Decimal("0.03"), gt=0, lt=1)
     breakeven_pct: Decimal = Field(default=Decimal("0.05"), ge=0, le=100)
+    # FastAPI's native OpenTelemetry spans and metrics. Off by default: driftloop exports its own
+    # Prometheus metrics, and FastAPI looking up the OTel providers on every request cost ~13 % of a GET.
+    otel_telemetry: bool = False
 
 
 class DriftSettings(BaseSettings):

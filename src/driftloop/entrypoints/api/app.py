@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -140,6 +141,7 @@ def create_app(
         version=state.version,
         description=DESCRIPTION,
         lifespan=lifespan,
+        **_telemetry(container.settings.otel_telemetry),
     )
     app.state.api = state
     install_handlers(app)
@@ -173,3 +175,10 @@ def _declare_bearer(schema: dict[str, Any], routers: Sequence[APIRouter]) -> Non
                     operation = schema["paths"][route.path].get(method.lower())
                     if operation is not None:
                         operation["security"] = [{"HTTPBearer": []}]
+
+
+def _telemetry(enabled: bool) -> dict[str, Any]:
+    """FastAPI's `telemetry` option (FastAPI releases that have native OpenTelemetry), off unless asked."""
+    if enabled or "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
