@@ -112,7 +112,7 @@ class SqlTradeRepository:
         stale = None
         if len(live) == len(part):  # the stored statuses are in the facts: no query for them
             stale = {t.id for t in part if t.status is not TradeStatus.CLOSED and _closed(before.get(t.id))}
-        self._write_chunk(part, account_ids, at, stale)
+        self._write_chunk(part, account_ids, at, stale, stored=before.keys())
         apply_changes(self.connection, before, facts_of(self.connection, live_ids), equities)
 
     def _write_chunk(
@@ -121,8 +121,11 @@ class SqlTradeRepository:
         account_ids: dict[AccountRef, str],
         at: datetime,
         stale: set[str] | None = None,
+        stored: Collection[str] = (),
     ) -> None:
-        """Write a chunk; `stale`: the ids of those saved as not CLOSED whose stored row is (read if None)."""
+        """Write a chunk. `stale`: the ids of those saved as not CLOSED whose stored row is (read if
+        None); `stored`: ids of trades known to be stored, whose analysis row is then stored too (an
+        analysis is written once and never changed: not sent again)."""
         if stale is None:
             stale = self._closed_already(part)
         trade_rows: list[Row] = []
@@ -134,7 +137,8 @@ class SqlTradeRepository:
         unlearned: list[str] = []
         for trade in part:
             account_id = account_ids[trade.account]
-            analysis_rows.append(mapping.analysis_row(trade, at))
+            if trade.id not in stored:
+                analysis_rows.append(mapping.analysis_row(trade, at))
             fill_rows.extend(mapping.fill_rows(trade, account_id, at))
             funding_rows.extend(mapping.funding_rows(trade))
             if trade.id in stale:
