@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-import random
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -117,7 +116,6 @@ class OutcomeCapture:
         self._orphans: dict[AccountRef, set[str]] = {}  # order ids of closed trades still to cancel
         self._swept: set[AccountRef] = set()  # accounts whose venue orders were checked for orphans
         self._has_unmatched: dict[AccountRef, bool] = {}  # unknown (True) until looked up
-        self._rng = random.Random()  # noqa: S311 - retry jitter, not cryptography
         self.offload = offload
         self._applying = asyncio.Lock()
 
@@ -244,8 +242,8 @@ class OutcomeCapture:
 
     async def _read(self, account: AccountRef, cursor: str | None) -> _AccountRead:
         venue = self._venue_for(account)
-        events = await with_retry(lambda: venue.events_since(account, cursor), self._retry, self._rng)
-        positions = await with_retry(lambda: venue.positions(account), self._retry, self._rng)
+        events = await with_retry(lambda: venue.events_since(account, cursor), self._retry)
+        positions = await with_retry(lambda: venue.positions(account), self._retry)
         held = {p.market_index: p.size for p in positions if p.size != 0}
         marks = await self._marks(venue) if self.reconciler.marks_needed else {}
         return _AccountRead(account, cursor, events, positions, held, marks)

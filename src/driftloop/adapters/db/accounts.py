@@ -89,9 +89,8 @@ class SqlAccountRepository:
             by_interval.setdefault(state.interval_seconds if state else default_interval, []).append(user)
         for interval, group in by_interval.items():
             for part in chunks(group, 500):
-                stale = accounts.c.monitoring_active.is_not(
-                    True
-                ) | accounts.c.monitoring_interval_s.is_distinct_from(interval)
+                off = accounts.c.monitoring_active.is_not(True)
+                stale = off | accounts.c.monitoring_interval_s.is_distinct_from(interval)
                 self.connection.execute(
                     update(accounts)
                     .where(accounts.c.user_id.in_(list(part)), stale)

@@ -248,12 +248,12 @@ def apply_changes(
     for f in after.values():
         mine_after[f.user_id].append(f)
     missing = sorted(users - equities.keys())
-    states = {**equities, **(lock_users(connection, missing) if missing else {})}
+    states = {**equities, **lock_users(connection, missing)}
     updated: dict[str, Equity | None] = {
         user: _extended(states[user], mine_before[user], mine_after[user]) for user in sorted(users)
     }
     recompute = [user for user, state in updated.items() if state is None]
-    for user, closes in (_closed_pnls(connection, recompute) if recompute else {}).items():
+    for user, closes in _closed_pnls(connection, recompute).items():
         updated[user] = equity_of(closes)
     equity_rows = [
         _equity_row(user, state)

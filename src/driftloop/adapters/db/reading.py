@@ -94,9 +94,6 @@ def load_trades(connection: Connection, where: ColumnElement[bool]) -> list[Trad
         return _load_trades(connection, where)
 
 
-FEW_TRADES = 1_000
-
-
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector: a bulk load allocates several tracked objects per row
@@ -110,6 +107,9 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+FEW_TRADES = 1_000  # up to this many, a load reads the children by the ids it found
 
 
 def _load_trades(connection: Connection, where: ColumnElement[bool]) -> list[Trade]:

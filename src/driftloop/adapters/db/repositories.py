@@ -199,12 +199,7 @@ class SqlTradeRepository:
         """The user's live OPEN trades (of one account if given), oldest analysis first."""
         if account is None:
             return self.live_trades(user_id, TradeStatus.OPEN)
-        where = and_(
-            trades_table.c.account_id == keys.account_id(account),
-            trades_table.c.run_id == LIVE,
-            trades_table.c.status == str(TradeStatus.OPEN),
-        )
-        return load_trades(self.connection, where)
+        return load_trades(self.connection, self._live_open([keys.account_id(account)]))
 
     def open_trades_of(self, scope: Mapping[AccountRef, Collection[int] | None]) -> list[Trade]:
         """The live OPEN trades of these accounts, each in its markets (None: all of them), oldest
@@ -217,7 +212,8 @@ class SqlTradeRepository:
             found += load_trades(self.connection, self._live_open(part))
         scoped = sorted({account_id for account_id, _ in wanted})
         for part in chunks(scoped, 500):
-            markets = sorted({m for account_id, m in wanted if account_id in set(part)})
+            mine = set(part)
+            markets = sorted({m for account_id, m in wanted if account_id in mine})
             narrow = select(trades_table.c.id, trades_table.c.account_id, trades_table.c.market_index).where(
                 self._live_open(part), trades_table.c.market_index.in_(markets)
             )
@@ -262,12 +258,7 @@ class SqlTradeRepository:
         """Before placing: whether a live trade of this analysis exists, and the id of the live OPEN
         trade holding that market on that account if any (one query over two unique/indexed keys)."""
         analysis_pk = keys.analysis_pk(user_id, LIVE, analysis_id)
-        holds = and_(
-            trades_table.c.account_id == keys.account_id(account),
-            trades_table.c.run_id == LIVE,
-            trades_table.c.status == str(TradeStatus.OPEN),
-            trades_table.c.market_index == market_index,
-        )
+        holds = and_(self._live_open([keys.account_id(account)]), trades_table.c.market_index == market_index)
         query = select(trades_table.c.id, trades_table.c.analysis_pk, holds.label("holds")).where(
             or_(trades_table.c.analysis_pk == analysis_pk, holds)
         )

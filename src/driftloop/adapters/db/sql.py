@@ -35,12 +35,6 @@ def insert_ignore(connection: Connection, table: Table, rows: Sequence[Mapping[s
         connection.execute(_statement(connection, table, "ignore"), list(rows))
 
 
-def insert_or_ignore_one(connection: Connection, table: Table, row: Mapping[str, Any]) -> bool:
-    """Insert one row unless it conflicts with an existing unique key; True when it was inserted."""
-    key = next(iter(table.primary_key))
-    return row[key.name] in insert_new(connection, table, [row])
-
-
 def insert_new(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> set[Any]:
     """Insert `rows`, skipping those that conflict with an existing unique key; returns the primary keys
     (single-column) of the rows inserted. One batched statement (RETURNING, not rowcount: psycopg
